@@ -1313,7 +1313,7 @@ where
     let builder = Builder::new();
     builder
         .handshake(io)
-        .instrument(tracing::trace_span!("client_handshake"))
+        .instrument(trace_span!("client_handshake"))
         .await
 }
 
@@ -1487,7 +1487,7 @@ where
             && had_streams_or_refs
             && !self.inner.has_streams_or_other_references()
         {
-            tracing::trace!("last stream closed during poll, wake again");
+            trace!("last stream closed during poll, wake again");
             cx.waker().wake_by_ref();
         }
         result

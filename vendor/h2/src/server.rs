@@ -382,7 +382,7 @@ where
     B: Buf,
 {
     fn handshake2(io: T, builder: Builder) -> Handshake<T, B> {
-        let span = tracing::trace_span!("server_handshake");
+        let span = trace_span!("server_handshake");
         let entered = span.enter();
 
         // Create the codec.
@@ -402,8 +402,7 @@ where
             .expect("invalid SETTINGS frame");
 
         // Create the handshake future.
-        let state =
-            Handshaking::Flushing(Flush::new(codec).instrument(tracing::trace_span!("flush")));
+        let state = Handshaking::Flushing(Flush::new(codec).instrument(trace_span!("flush")));
 
         drop(entered);
 
@@ -435,7 +434,7 @@ where
         }
 
         if let Some(inner) = self.connection.next_incoming() {
-            tracing::trace!("received incoming");
+            trace!("received incoming");
             let (head, _) = inner.take_request().into_parts();
             let body = RecvStream::new(FlowControl::new(inner.clone_to_opaque()));
 
@@ -1198,7 +1197,7 @@ impl<B: Buf> SendResponse<B> {
         let stream_id = self.inner.stream_id();
         let status = response.status();
 
-        tracing::trace!(
+        trace!(
             "send_informational called with status: {} on stream: {:?}",
             status,
             stream_id
@@ -1206,7 +1205,7 @@ impl<B: Buf> SendResponse<B> {
 
         // Validate that this is an informational response (1xx status code)
         if !response.status().is_informational() {
-            tracing::trace!(
+            trace!(
                 "invalid informational status code: {} on stream: {:?}",
                 status,
                 stream_id
@@ -1216,7 +1215,7 @@ impl<B: Buf> SendResponse<B> {
             ));
         }
 
-        tracing::trace!(
+        trace!(
             "converting informational response to HEADERS frame without END_STREAM flag for stream: {:?}",
             stream_id
         );
@@ -1225,7 +1224,7 @@ impl<B: Buf> SendResponse<B> {
             stream_id, response, false, // NOT end_of_stream for informational responses
         );
 
-        tracing::trace!(
+        trace!(
             "sending interim informational headers frame for stream: {:?}",
             stream_id
         );
@@ -1238,11 +1237,11 @@ impl<B: Buf> SendResponse<B> {
             .map_err(Into::into);
 
         match &result {
-            Ok(()) => tracing::trace!(
+            Ok(()) => trace!(
                 "Successfully sent informational headers for stream: {:?}",
                 stream_id
             ),
-            Err(e) => tracing::trace!(
+            Err(e) => trace!(
                 "Failed to send informational headers for stream: {:?}: {:?}",
                 stream_id,
                 e
@@ -1499,7 +1498,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let span = self.span.clone(); // XXX(eliza): T_T
         let _e = span.enter();
-        tracing::trace!(state = ?self.state);
+        trace!(state = ?self.state);
 
         loop {
             match &mut self.state {
@@ -1509,16 +1508,16 @@ where
                     // for the client preface.
                     let codec = match Pin::new(flush).poll(cx)? {
                         Poll::Pending => {
-                            tracing::trace!(flush.poll = %"Pending");
+                            trace!(flush.poll = %"Pending");
                             return Poll::Pending;
                         }
                         Poll::Ready(flushed) => {
-                            tracing::trace!(flush.poll = %"Ready");
+                            trace!(flush.poll = %"Ready");
                             flushed
                         }
                     };
                     self.state = Handshaking::ReadingPreface(
-                        ReadPreface::new(codec).instrument(tracing::trace_span!("read_preface")),
+                        ReadPreface::new(codec).instrument(trace_span!("read_preface")),
                     );
                 }
                 Handshaking::ReadingPreface(read) => {
@@ -1544,7 +1543,7 @@ where
                         },
                     );
 
-                    tracing::trace!("connection established!");
+                    trace!("connection established!");
                     let mut c = Connection { connection };
                     if let Some(sz) = self.builder.initial_target_connection_window_size {
                         c.set_target_window_size(sz);

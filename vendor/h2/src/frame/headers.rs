@@ -3,7 +3,7 @@ use crate::ext::Protocol;
 use crate::frame::{Error, Frame, Head, Kind};
 use crate::hpack::{self, BytesStr};
 
-use http::header::{self, HeaderName, HeaderValue};
+use http::header;
 use http::{uri, HeaderMap, Method, Request, StatusCode, Uri};
 
 use bytes::{Buf, BufMut, BytesMut};
@@ -81,15 +81,6 @@ pub struct Pseudo {
     pub status: Option<StatusCode>,
 }
 
-#[derive(Debug)]
-pub struct Iter {
-    /// Pseudo headers
-    pseudo: Option<Pseudo>,
-
-    /// Header fields
-    fields: header::IntoIter<HeaderValue>,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 struct HeaderBlock {
     /// The decoded header fields
@@ -159,7 +150,7 @@ impl Headers {
         let flags = HeadersFlag(head.flag());
         let mut pad = 0;
 
-        tracing::trace!("loading headers; flags={:?}", flags);
+        trace!("loading headers; flags={:?}", flags);
 
         if head.stream_id().is_zero() {
             return Err(Error::InvalidStreamId);
@@ -290,8 +281,8 @@ impl Headers {
         // Get the HEADERS frame head
         let head = self.head();
 
-        (*self.header_block)
-            .into_encoding(encoder)
+        self.header_block
+            .to_encoding(encoder)
             .encode(&head, dst, Some(encoder), |_| {})
     }
 
@@ -511,8 +502,8 @@ impl PushPromise {
         let head = self.head();
         let promised_id = self.promised_id;
 
-        (*self.header_block)
-            .into_encoding(encoder)
+        self.header_block
+            .to_encoding(encoder)
             .encode(&head, dst, Some(encoder), |dst| {
                 dst.put_u32(promised_id.into());
             })
@@ -714,48 +705,6 @@ impl EncodingHeaderBlock {
     }
 }
 
-// ===== impl Iter =====
-
-impl Iterator for Iter {
-    type Item = hpack::Header<Option<HeaderName>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        use crate::hpack::Header::*;
-
-        if let Some(ref mut pseudo) = self.pseudo {
-            if let Some(method) = pseudo.method.take() {
-                return Some(Method(method));
-            }
-
-            if let Some(scheme) = pseudo.scheme.take() {
-                return Some(Scheme(scheme));
-            }
-
-            if let Some(authority) = pseudo.authority.take() {
-                return Some(Authority(authority));
-            }
-
-            if let Some(path) = pseudo.path.take() {
-                return Some(Path(path));
-            }
-
-            if let Some(protocol) = pseudo.protocol.take() {
-                return Some(Protocol(protocol));
-            }
-
-            if let Some(status) = pseudo.status.take() {
-                return Some(Status(status));
-            }
-        }
-
-        self.pseudo = None;
-
-        self.fields
-            .next()
-            .map(|(name, value)| Field { name, value })
-    }
-}
-
 // ===== impl HeadersFlag =====
 
 impl HeadersFlag {
@@ -881,12 +830,12 @@ impl HeaderBlock {
         macro_rules! check_size {
             () => {{
                 if headers_size > max_header_list_abuse_size {
-                    tracing::trace!("load_hpack; header list size over abuse max");
+                    trace!("load_hpack; header list size over abuse max");
                     header_list_way_too_large = true;
                     ControlFlow::Break(())
                 } else {
                     if headers_size >= max_header_list_size && !self.is_over_size {
-                        tracing::trace!("load_hpack; header list size over max");
+                        trace!("load_hpack; header list size over max");
                         self.is_over_size = true;
                     }
                     ControlFlow::Continue(())
@@ -897,10 +846,10 @@ impl HeaderBlock {
         macro_rules! set_pseudo {
             ($field:ident, $val:expr) => {{
                 if reg {
-                    tracing::trace!("load_hpack; header malformed -- pseudo not at head of block");
+                    trace!("load_hpack; header malformed -- pseudo not at head of block");
                     malformed = true;
                 } else if self.pseudo.$field.is_some() {
-                    tracing::trace!("load_hpack; header malformed -- repeated pseudo");
+                    trace!("load_hpack; header malformed -- repeated pseudo");
                     malformed = true;
                 } else {
                     let __val = $val;
@@ -936,13 +885,10 @@ impl HeaderBlock {
                         || name == "keep-alive"
                         || name == "proxy-connection"
                     {
-                        tracing::trace!("load_hpack; connection level header");
+                        trace!("load_hpack; connection level header");
                         malformed = true;
                     } else if name == header::TE && value != "trailers" {
-                        tracing::trace!(
-                            "load_hpack; TE header not set to trailers; val={:?}",
-                            value
-                        );
+                        trace!("load_hpack; TE header not set to trailers; val={:?}", value);
                         malformed = true;
                     } else {
                         reg = true;
@@ -977,33 +923,31 @@ impl HeaderBlock {
         match res {
             Ok(()) => {}
             Err(e) => {
-                tracing::trace!("hpack decoding error; err={:?}", e);
+                trace!("hpack decoding error; err={:?}", e);
                 return Err(e.into());
             }
         }
 
         if header_list_way_too_large {
-            tracing::trace!("header list way too large; aborting connection");
+            trace!("header list way too large; aborting connection");
             return Err(Error::HeaderListWayTooLarge);
         }
 
         if malformed {
-            tracing::trace!("malformed message");
+            trace!("malformed message");
             return Err(Error::MalformedMessage);
         }
 
         Ok(())
     }
 
-    fn into_encoding(self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
+    // fulcrum: the block is encoded where it lies (`Encoder::encode_block`), not moved out of
+    // its box and taken apart header by header (`Iter`); it is dropped whole afterwards.
+    fn to_encoding(&self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
         let mut hpack = encoder.take_scratch();
         hpack.clear();
-        let headers = Iter {
-            pseudo: Some(self.pseudo),
-            fields: self.fields.into_iter(),
-        };
 
-        encoder.encode(headers, &mut hpack);
+        encoder.encode_block(&self.pseudo, &self.fields, &mut hpack);
 
         EncodingHeaderBlock { hpack }
     }
@@ -1050,6 +994,7 @@ mod test {
     use super::*;
     use crate::frame;
     use crate::hpack::{huffman, Encoder};
+    use http::header::{HeaderName, HeaderValue};
 
     #[test]
     fn test_nameless_header_at_resume() {

@@ -20,6 +20,12 @@ pub struct Decoder {
     last_max_update: usize,
     table: Table,
     buffer: BytesMut,
+    /// fulcrum: the Huffman strings of literals without indexing, decoded once
+    /// (`huffman::Cache`).
+    huffman_cache: huffman::Cache,
+    /// fulcrum: whether the last string decoded came from `huffman_cache` (bytes of their
+    /// own, which the dynamic table may share instead of copying).
+    last_string_cached: bool,
 }
 
 /// Represents all errors that can be encountered while performing the decoding
@@ -159,6 +165,8 @@ impl Decoder {
             last_max_update: size,
             table: Table::new(size),
             buffer: BytesMut::with_capacity(4096),
+            huffman_cache: huffman::Cache::default(),
+            last_string_cached: false,
         }
     }
 
@@ -190,10 +198,10 @@ impl Decoder {
             self.last_max_update = size;
         }
 
-        let span = tracing::trace_span!("hpack::decode");
+        let span = trace_span!("hpack::decode");
         let _e = span.enter();
 
-        tracing::trace!("decode");
+        trace!("decode");
 
         while let Some(ty) = peek_u8(src) {
             // At this point we are always at the beginning of the next block
@@ -201,7 +209,7 @@ impl Decoder {
             // determined from the first byte.
             match Representation::load(ty)? {
                 Indexed => {
-                    tracing::trace!(rem = src.remaining(), kind = %"Indexed");
+                    trace!(rem = src.remaining(), kind = %"Indexed");
                     can_resize = false;
                     let entry = self.decode_indexed(src)?;
                     consume(src);
@@ -210,14 +218,23 @@ impl Decoder {
                     }
                 }
                 LiteralWithIndexing => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralWithIndexing");
+                    trace!(rem = src.remaining(), kind = %"LiteralWithIndexing");
                     can_resize = false;
-                    let entry = self.decode_literal(src, true)?;
+                    // fulcrum: nginx sends its response fields this way and never refers to
+                    // them: their Huffman strings are worth keeping (`huffman::Cache`).
+                    let entry = self.decode_literal(src, true, true)?;
 
                     // Insert the header into the table
                     // fulcrum: the table gets its own copy of a field's value (see
-                    // `Header::to_table_entry`); `entry` keeps the decoded bytes.
-                    self.table.insert(entry.to_table_entry());
+                    // `Header::to_table_entry`); `entry` keeps the decoded bytes. A value
+                    // from `huffman_cache` (the value is the last string decoded) already
+                    // has bytes of its own: the table shares them.
+                    let table_entry = if self.last_string_cached {
+                        entry.clone()
+                    } else {
+                        entry.to_table_entry()
+                    };
+                    self.table.insert(table_entry);
                     consume(src);
 
                     if f(entry).is_break() {
@@ -225,18 +242,20 @@ impl Decoder {
                     }
                 }
                 LiteralWithoutIndexing => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralWithoutIndexing");
+                    trace!(rem = src.remaining(), kind = %"LiteralWithoutIndexing");
                     can_resize = false;
-                    let entry = self.decode_literal(src, false)?;
+                    // fulcrum: a peer that does not index a field sends it again as it is:
+                    // its Huffman strings are worth keeping (never-indexed ones are not).
+                    let entry = self.decode_literal(src, false, true)?;
                     consume(src);
                     if f(entry).is_break() {
                         break;
                     }
                 }
                 LiteralNeverIndexed => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralNeverIndexed");
+                    trace!(rem = src.remaining(), kind = %"LiteralNeverIndexed");
                     can_resize = false;
-                    let entry = self.decode_literal(src, false)?;
+                    let entry = self.decode_literal(src, false, false)?;
                     consume(src);
 
                     // TODO: Track that this should never be indexed
@@ -246,7 +265,7 @@ impl Decoder {
                     }
                 }
                 SizeUpdate => {
-                    tracing::trace!(rem = src.remaining(), kind = %"SizeUpdate");
+                    trace!(rem = src.remaining(), kind = %"SizeUpdate");
                     if !can_resize {
                         return Err(DecoderError::InvalidMaxDynamicSize);
                     }
@@ -288,6 +307,7 @@ impl Decoder {
         &mut self,
         buf: &mut Cursor<&mut BytesMut>,
         index: bool,
+        cache: bool,
     ) -> Result<Header, DecoderError> {
         let prefix = if index { 6 } else { 4 };
 
@@ -297,8 +317,8 @@ impl Decoder {
         // First, read the header name
         if table_idx == 0 {
             let old_pos = buf.position();
-            let name_marker = self.try_decode_string(buf)?;
-            let value_marker = self.try_decode_string(buf)?;
+            let name_marker = self.try_decode_string(buf, cache)?;
+            let value_marker = self.try_decode_string(buf, cache)?;
             buf.set_position(old_pos);
             // Read the name as a literal
             let name = name_marker.consume(buf);
@@ -306,15 +326,17 @@ impl Decoder {
             Header::new(name, value)
         } else {
             let e = self.table.get(table_idx)?;
-            let value = self.decode_string(buf)?;
+            let value = self.decode_string(buf, cache)?;
 
             e.name().into_entry(value)
         }
     }
 
+    /// `cache`: look the string up in (and add it to) `huffman_cache` if Huffman-coded.
     fn try_decode_string(
         &mut self,
         buf: &mut Cursor<&mut BytesMut>,
+        cache: bool,
     ) -> Result<StringMarker, DecoderError> {
         let old_pos = buf.position();
         const HUFF_FLAG: u8 = 0b1000_0000;
@@ -329,19 +351,35 @@ impl Decoder {
         let len = decode_int(buf, 7)?;
 
         if len > buf.remaining() {
-            tracing::trace!(len, remaining = buf.remaining(), "decode_string underflow",);
+            trace!(len, remaining = buf.remaining(), "decode_string underflow",);
             return Err(DecoderError::NeedMore(NeedMore::StringUnderflow));
         }
 
         let offset = (buf.position() - old_pos) as usize;
+        self.last_string_cached = false;
         if huff {
             let ret = {
                 let raw = &buf.chunk()[..len];
-                huffman::decode(raw, &mut self.buffer).map(|buf| StringMarker {
-                    offset,
-                    len,
-                    string: Some(BytesMut::freeze(buf)),
-                })
+                match cache.then(|| self.huffman_cache.get(raw)).flatten() {
+                    Some(string) => {
+                        self.last_string_cached = true;
+                        Ok(StringMarker {
+                            offset,
+                            len,
+                            string: Some(string),
+                        })
+                    }
+                    None => huffman::decode(raw, &mut self.buffer).map(|buf| {
+                        if cache {
+                            self.huffman_cache.insert(raw, &buf);
+                        }
+                        StringMarker {
+                            offset,
+                            len,
+                            string: Some(BytesMut::freeze(buf)),
+                        }
+                    }),
+                }
             };
 
             buf.advance(len);
@@ -356,9 +394,13 @@ impl Decoder {
         }
     }
 
-    fn decode_string(&mut self, buf: &mut Cursor<&mut BytesMut>) -> Result<Bytes, DecoderError> {
+    fn decode_string(
+        &mut self,
+        buf: &mut Cursor<&mut BytesMut>,
+        cache: bool,
+    ) -> Result<Bytes, DecoderError> {
         let old_pos = buf.position();
-        let marker = self.try_decode_string(buf)?;
+        let marker = self.try_decode_string(buf, cache)?;
         buf.set_position(old_pos);
         Ok(marker.consume(buf))
     }
@@ -846,6 +888,7 @@ pub fn get_static(idx: usize) -> Header {
 #[cfg(test)]
 mod test {
     use super::*;
+    use http::header::HeaderValue;
 
     #[test]
     fn test_peek_u8() {
@@ -860,7 +903,9 @@ mod test {
     fn test_decode_string_empty() {
         let mut de = Decoder::new(0);
         let mut buf = BytesMut::new();
-        let err = de.decode_string(&mut Cursor::new(&mut buf)).unwrap_err();
+        let err = de
+            .decode_string(&mut Cursor::new(&mut buf), false)
+            .unwrap_err();
         assert_eq!(err, DecoderError::NeedMore(NeedMore::UnexpectedEndOfStream));
     }
 
@@ -901,6 +946,99 @@ mod test {
                 assert_eq!(value, "bar");
             }
             _ => panic!(),
+        }
+    }
+
+    /// fulcrum: literals without and with incremental indexing are decoded until seen twice
+    /// and then answered from `huffman_cache`, with the same headers each time (and the
+    /// same dynamic table entries), whole or split across CONTINUATION frames;
+    /// never-indexed literals are not kept.
+    #[test]
+    fn test_literals_without_indexing_decoded_from_cache() {
+        fn block() -> BytesMut {
+            let mut buf = BytesMut::new();
+            // server (static name 54), literal without indexing, Huffman value
+            let v = huff_encode(b"nginx/1.22.1");
+            buf.extend([54 & 0x0f | 0x0f, 54 - 15]);
+            buf.extend([0x80 | v.len() as u8]);
+            buf.extend(&v);
+            // literal name, literal without indexing, both Huffman
+            let n = huff_encode(b"x-served-by");
+            let v = huff_encode(b"node-7");
+            buf.extend([0]);
+            buf.extend([0x80 | n.len() as u8]);
+            buf.extend(&n);
+            buf.extend([0x80 | v.len() as u8]);
+            buf.extend(&v);
+            // content-type (static name 31), literal with incremental indexing (nginx's
+            // way), Huffman value
+            let v = huff_encode(b"text/plain");
+            buf.extend([0x40 | 31]);
+            buf.extend([0x80 | v.len() as u8]);
+            buf.extend(&v);
+            // authorization (static name 23), never indexed, Huffman value
+            let v = huff_encode(b"secret");
+            buf.extend([0b0001_1111, 23 - 15]);
+            buf.extend([0x80 | v.len() as u8]);
+            buf.extend(&v);
+            buf
+        }
+        fn decode(de: &mut Decoder, buf: &mut BytesMut) -> Vec<Header> {
+            let mut res = vec![];
+            de.decode(&mut Cursor::new(buf), |h| {
+                res.push(h);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            res
+        }
+        let expected = vec![
+            Header::Field {
+                name: header::SERVER,
+                value: HeaderValue::from_static("nginx/1.22.1"),
+            },
+            Header::Field {
+                name: header::HeaderName::from_static("x-served-by"),
+                value: HeaderValue::from_static("node-7"),
+            },
+            Header::Field {
+                name: header::CONTENT_TYPE,
+                value: HeaderValue::from_static("text/plain"),
+            },
+            Header::Field {
+                name: header::AUTHORIZATION,
+                value: HeaderValue::from_static("secret"),
+            },
+        ];
+
+        let mut de = Decoder::new(4096);
+        assert_eq!(decode(&mut de, &mut block()), expected);
+        assert_eq!(decode(&mut de, &mut block()), expected);
+        assert_eq!(de.huffman_cache.hits, 0);
+        assert_eq!(decode(&mut de, &mut block()), expected);
+        // server's value, x-served-by's name and value, content-type's value; not
+        // authorization's
+        assert_eq!(de.huffman_cache.hits, 4);
+        // content-type's entry in the dynamic table, its value shared with the cache's
+        assert_eq!(de.table.get(62).unwrap(), expected[2]);
+
+        // The block cut in two at every byte: what could not be decoded is decoded again
+        // from the start of its field once the rest has come.
+        let whole = block();
+        for cut in 1..whole.len() {
+            let mut buf = BytesMut::from(&whole[..cut]);
+            let mut res = vec![];
+            let first = de.decode(&mut Cursor::new(&mut buf), |h| {
+                res.push(h);
+                ControlFlow::Continue(())
+            });
+            if let Err(e) = first {
+                assert!(matches!(e, DecoderError::NeedMore(_)), "cut {cut}: {e:?}");
+            }
+            buf.extend_from_slice(&whole[cut..]);
+            res.extend(decode(&mut de, &mut buf));
+            assert_eq!(res, expected, "cut {cut}");
+            assert_eq!(de.table.get(62).unwrap(), expected[2]);
         }
     }
 

@@ -1,5 +1,8 @@
+use super::header::HeaderRef;
+use super::huffman;
 use super::table::{Index, Table};
-use super::{huffman, Header};
+#[cfg(test)]
+use super::Header;
 
 use bytes::{BufMut, BytesMut};
 use http::header::{HeaderName, HeaderValue};
@@ -98,42 +101,96 @@ impl Encoder {
     }
 
     /// Encode a set of headers into the provide buffer
+    ///
+    /// fulcrum: the tests' entry (frames use `encode_block`).
+    #[cfg(test)]
     pub fn encode<I>(&mut self, headers: I, dst: &mut BytesMut)
     where
         I: IntoIterator<Item = Header<Option<HeaderName>>>,
     {
-        let span = tracing::trace_span!("hpack::encode");
+        let span = trace_span!("hpack::encode");
         let _e = span.enter();
 
         self.encode_size_updates(dst);
 
-        let mut last_index = None;
+        let mut last: Option<(Index, Header)> = None;
 
         for header in headers {
             match header.reify() {
                 // The header has an associated name. In which case, try to
                 // index it in the table.
                 Ok(header) => {
-                    let index = self.table.index(header);
-                    self.encode_header(&index, dst);
-
-                    last_index = Some(index);
+                    let index = self.encode_one(header.as_header_ref(), dst);
+                    last = Some((index, header));
                 }
                 // The header does not have an associated name. This means that
                 // the name is the same as the previously yielded header. In
                 // which case, we skip table lookup and just use the same index
                 // as the previous entry.
                 Err(value) => {
-                    self.encode_header_without_name(
-                        last_index.as_ref().unwrap_or_else(|| {
-                            panic!("encoding header without name, but no previous index to use for name");
-                        }),
-                        &value,
-                        dst,
-                    );
+                    let (index, header) = last.as_ref().unwrap_or_else(|| {
+                        panic!(
+                            "encoding header without name, but no previous index to use for name"
+                        );
+                    });
+                    self.encode_header_without_name(index, header.name().as_slice(), &value, dst);
                 }
             }
         }
+    }
+
+    /// fulcrum: encodes a frame's header block (its pseudo-headers in `frame::headers::Iter`'s
+    /// order, then its fields) without taking the frame apart, to the same bytes as `encode`
+    /// of that `Iter`: the second and later values of a name (which `HeaderMap::iter` yields
+    /// with the same `&HeaderName`) are written as `encode` writes a nameless header.
+    pub(crate) fn encode_block(
+        &mut self,
+        pseudo: &crate::frame::Pseudo,
+        fields: &http::HeaderMap,
+        dst: &mut BytesMut,
+    ) {
+        let span = trace_span!("hpack::encode");
+        let _e = span.enter();
+
+        self.encode_size_updates(dst);
+
+        if let Some(ref v) = pseudo.method {
+            self.encode_one(HeaderRef::Method(v), dst);
+        }
+        if let Some(ref v) = pseudo.scheme {
+            self.encode_one(HeaderRef::Scheme(v), dst);
+        }
+        if let Some(ref v) = pseudo.authority {
+            self.encode_one(HeaderRef::Authority(v), dst);
+        }
+        if let Some(ref v) = pseudo.path {
+            self.encode_one(HeaderRef::Path(v), dst);
+        }
+        if let Some(ref v) = pseudo.protocol {
+            self.encode_one(HeaderRef::Protocol(v), dst);
+        }
+        if let Some(ref v) = pseudo.status {
+            self.encode_one(HeaderRef::Status(v), dst);
+        }
+
+        let mut last: Option<(&HeaderName, Index)> = None;
+        for (name, value) in fields {
+            if let Some((last_name, ref index)) = last {
+                if std::ptr::eq(last_name, name) {
+                    self.encode_header_without_name(index, name.as_ref(), value, dst);
+                    continue;
+                }
+            }
+            let index = self.encode_one(HeaderRef::Field { name, value }, dst);
+            last = Some((name, index));
+        }
+    }
+
+    /// Looks one header up in the table (inserting it if it should be) and writes it.
+    fn encode_one(&mut self, header: HeaderRef<'_>, dst: &mut BytesMut) -> Index {
+        let index = self.table.index(header);
+        self.encode_header(&index, header, dst);
+        index
     }
 
     fn encode_size_updates(&mut self, dst: &mut BytesMut) {
@@ -152,19 +209,15 @@ impl Encoder {
         }
     }
 
-    fn encode_header(&mut self, index: &Index, dst: &mut BytesMut) {
+    fn encode_header(&mut self, index: &Index, header: HeaderRef<'_>, dst: &mut BytesMut) {
         match *index {
-            Index::Indexed(idx, _) => {
+            Index::Indexed(idx) => {
                 encode_int(idx, 7, 0x80, dst);
             }
-            Index::Name(idx, _) => {
-                let header = self.table.resolve(index);
-
+            Index::Name(idx) => {
                 encode_not_indexed(idx, header.value_slice(), header.is_sensitive(), dst);
             }
             Index::Inserted(_) => {
-                let header = self.table.resolve(index);
-
                 assert!(!header.is_sensitive());
 
                 dst.put_u8(0b0100_0000);
@@ -173,16 +226,12 @@ impl Encoder {
                 encode_str(header.value_slice(), dst);
             }
             Index::InsertedValue(idx, _) => {
-                let header = self.table.resolve(index);
-
                 assert!(!header.is_sensitive());
 
                 encode_int(idx, 6, 0b0100_0000, dst);
                 encode_str(header.value_slice(), dst);
             }
-            Index::NotIndexed(_) => {
-                let header = self.table.resolve(index);
-
+            Index::NotIndexed => {
                 encode_not_indexed2(
                     header.name().as_slice(),
                     header.value_slice(),
@@ -193,9 +242,11 @@ impl Encoder {
         }
     }
 
+    /// `last_name`: the name of the header `last` indexed (a nameless header's name).
     fn encode_header_without_name(
         &mut self,
         last: &Index,
+        last_name: &[u8],
         value: &HeaderValue,
         dst: &mut BytesMut,
     ) {
@@ -208,15 +259,8 @@ impl Encoder {
 
                 encode_not_indexed(idx, value.as_ref(), value.is_sensitive(), dst);
             }
-            Index::NotIndexed(_) => {
-                let last = self.table.resolve(last);
-
-                encode_not_indexed2(
-                    last.name().as_slice(),
-                    value.as_ref(),
-                    value.is_sensitive(),
-                    dst,
-                );
+            Index::NotIndexed => {
+                encode_not_indexed2(last_name, value.as_ref(), value.is_sensitive(), dst);
             }
         }
     }
@@ -301,6 +345,9 @@ fn encode_str(val: &[u8], dst: &mut BytesMut) {
 }
 
 /// Encode an integer into the given destination buffer
+///
+/// fulcrum: inlined (it was a call per header, most of them one byte long).
+#[inline]
 fn encode_int<B: BufMut>(
     mut value: usize,   // The integer to encode
     prefix_bits: usize, // The number of bits in the prefix

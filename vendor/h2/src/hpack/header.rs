@@ -31,6 +31,25 @@ pub enum Name<'a> {
     Status,
 }
 
+/// fulcrum: a header borrowed from the block being encoded. The encoder looks it up in its
+/// table and writes it without taking it apart: upstream moved every header out of the
+/// frame (pseudo-headers and the `HeaderMap`'s `IntoIter`) into the table's `Index` and back,
+/// several copies of a ~70-byte enum per header. The table keeps a copy of the headers it
+/// inserts (`to_table_entry`), so it pins no frame either.
+#[derive(Debug, Clone, Copy)]
+pub enum HeaderRef<'a> {
+    Field {
+        name: &'a HeaderName,
+        value: &'a HeaderValue,
+    },
+    Authority(&'a BytesStr),
+    Method(&'a Method),
+    Scheme(&'a BytesStr),
+    Path(&'a BytesStr),
+    Protocol(&'a Protocol),
+    Status(&'a StatusCode),
+}
+
 #[doc(hidden)]
 #[derive(Clone, Eq, PartialEq, Default)]
 pub struct BytesStr(Bytes);
@@ -41,6 +60,9 @@ pub fn len(name: &HeaderName, value: &HeaderValue) -> usize {
 }
 
 impl Header<Option<HeaderName>> {
+    // fulcrum: the frames' blocks are encoded by reference (`Encoder::encode_block`); the
+    // by-value `Encoder::encode` (and this) serve the tests.
+    #[cfg(test)]
     pub fn reify(self) -> Result<Header, HeaderValue> {
         use self::Header::*;
 
@@ -105,14 +127,46 @@ impl Header {
         }
     }
 
-    /// fulcrum: the copy of a decoded header the decoder's dynamic table keeps. A field's
-    /// value gets bytes of its own, as upstream copied every decoded value: the table lives as
-    /// long as the connection and must not pin the frame (or read buffer) the value was
-    /// decoded from. The header itself is passed on without a copy. Pseudo-headers are
-    /// cloned, as upstream kept them.
+    /// The header, borrowed.
+    pub fn as_header_ref(&self) -> HeaderRef<'_> {
+        match *self {
+            Header::Field {
+                ref name,
+                ref value,
+            } => HeaderRef::Field { name, value },
+            Header::Authority(ref v) => HeaderRef::Authority(v),
+            Header::Method(ref v) => HeaderRef::Method(v),
+            Header::Scheme(ref v) => HeaderRef::Scheme(v),
+            Header::Path(ref v) => HeaderRef::Path(v),
+            Header::Protocol(ref v) => HeaderRef::Protocol(v),
+            Header::Status(ref v) => HeaderRef::Status(v),
+        }
+    }
+
+    /// The copy of a header a dynamic table keeps (see `HeaderRef::to_table_entry`).
     pub fn to_table_entry(&self) -> Header {
+        self.as_header_ref().to_table_entry()
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_header_ref().len()
+    }
+
+    /// Returns the header name
+    pub fn name(&self) -> Name<'_> {
+        self.as_header_ref().name()
+    }
+}
+
+impl<'a> HeaderRef<'a> {
+    /// fulcrum: the copy of a header a dynamic table keeps (the decoder's, of a decoded
+    /// header; the encoder's, of one it inserts). Values get bytes of their own, as upstream
+    /// copied every decoded value: a table lives as long as the connection and must not pin
+    /// the frame (or read buffer) a value was decoded from, nor a buffer the application
+    /// sliced it from.
+    pub fn to_table_entry(self) -> Header {
         match self {
-            Header::Field { name, value } => {
+            HeaderRef::Field { name, value } => {
                 let bytes = Bytes::copy_from_slice(value.as_bytes());
                 // SAFETY (of the `unchecked`): the bytes are those of a valid `HeaderValue`.
                 let mut copy = unsafe { HeaderValue::from_maybe_shared_unchecked(bytes) };
@@ -122,99 +176,78 @@ impl Header {
                     value: copy,
                 }
             }
-            other => other.clone(),
+            HeaderRef::Authority(v) => Header::Authority(BytesStr::from(v.as_str())),
+            HeaderRef::Method(v) => Header::Method(v.clone()),
+            HeaderRef::Scheme(v) => Header::Scheme(BytesStr::from(v.as_str())),
+            HeaderRef::Path(v) => Header::Path(BytesStr::from(v.as_str())),
+            HeaderRef::Protocol(v) => Header::Protocol(Protocol::from(v.as_str())),
+            HeaderRef::Status(v) => Header::Status(*v),
         }
     }
 
-    pub fn len(&self) -> usize {
-        match *self {
-            Header::Field {
-                ref name,
-                ref value,
-            } => len(name, value),
-            Header::Authority(ref v) => 32 + 10 + v.len(),
-            Header::Method(ref v) => 32 + 7 + v.as_ref().len(),
-            Header::Scheme(ref v) => 32 + 7 + v.len(),
-            Header::Path(ref v) => 32 + 5 + v.len(),
-            Header::Protocol(ref v) => 32 + 9 + v.as_str().len(),
-            Header::Status(_) => 32 + 7 + 3,
+    pub fn len(self) -> usize {
+        match self {
+            HeaderRef::Field { name, value } => len(name, value),
+            HeaderRef::Authority(v) => 32 + 10 + v.len(),
+            HeaderRef::Method(v) => 32 + 7 + v.as_ref().len(),
+            HeaderRef::Scheme(v) => 32 + 7 + v.len(),
+            HeaderRef::Path(v) => 32 + 5 + v.len(),
+            HeaderRef::Protocol(v) => 32 + 9 + v.as_str().len(),
+            HeaderRef::Status(_) => 32 + 7 + 3,
         }
     }
 
     /// Returns the header name
-    pub fn name(&self) -> Name<'_> {
-        match *self {
-            Header::Field { ref name, .. } => Name::Field(name),
-            Header::Authority(..) => Name::Authority,
-            Header::Method(..) => Name::Method,
-            Header::Scheme(..) => Name::Scheme,
-            Header::Path(..) => Name::Path,
-            Header::Protocol(..) => Name::Protocol,
-            Header::Status(..) => Name::Status,
+    pub fn name(self) -> Name<'a> {
+        match self {
+            HeaderRef::Field { name, .. } => Name::Field(name),
+            HeaderRef::Authority(..) => Name::Authority,
+            HeaderRef::Method(..) => Name::Method,
+            HeaderRef::Scheme(..) => Name::Scheme,
+            HeaderRef::Path(..) => Name::Path,
+            HeaderRef::Protocol(..) => Name::Protocol,
+            HeaderRef::Status(..) => Name::Status,
         }
     }
 
-    pub fn value_slice(&self) -> &[u8] {
-        match *self {
-            Header::Field { ref value, .. } => value.as_ref(),
-            Header::Authority(ref v) => v.as_ref(),
-            Header::Method(ref v) => v.as_ref().as_ref(),
-            Header::Scheme(ref v) => v.as_ref(),
-            Header::Path(ref v) => v.as_ref(),
-            Header::Protocol(ref v) => v.as_ref(),
-            Header::Status(ref v) => v.as_str().as_ref(),
+    pub fn value_slice(self) -> &'a [u8] {
+        match self {
+            HeaderRef::Field { value, .. } => value.as_ref(),
+            HeaderRef::Authority(v) => v.as_ref(),
+            HeaderRef::Method(v) => v.as_ref().as_ref(),
+            HeaderRef::Scheme(v) => v.as_ref(),
+            HeaderRef::Path(v) => v.as_ref(),
+            HeaderRef::Protocol(v) => v.as_ref(),
+            HeaderRef::Status(v) => v.as_str().as_bytes(),
         }
     }
 
-    pub fn value_eq(&self, other: &Header) -> bool {
-        match *self {
-            Header::Field { ref value, .. } => {
-                let a = value;
-                match *other {
-                    Header::Field { ref value, .. } => a == value,
-                    _ => false,
-                }
-            }
-            Header::Authority(ref a) => match *other {
-                Header::Authority(ref b) => a == b,
-                _ => false,
-            },
-            Header::Method(ref a) => match *other {
-                Header::Method(ref b) => a == b,
-                _ => false,
-            },
-            Header::Scheme(ref a) => match *other {
-                Header::Scheme(ref b) => a == b,
-                _ => false,
-            },
-            Header::Path(ref a) => match *other {
-                Header::Path(ref b) => a == b,
-                _ => false,
-            },
-            Header::Protocol(ref a) => match *other {
-                Header::Protocol(ref b) => a == b,
-                _ => false,
-            },
-            Header::Status(ref a) => match *other {
-                Header::Status(ref b) => a == b,
-                _ => false,
-            },
+    pub fn value_eq(self, other: HeaderRef<'_>) -> bool {
+        match (self, other) {
+            (HeaderRef::Field { value: a, .. }, HeaderRef::Field { value: b, .. }) => a == b,
+            (HeaderRef::Authority(a), HeaderRef::Authority(b)) => a == b,
+            (HeaderRef::Method(a), HeaderRef::Method(b)) => a == b,
+            (HeaderRef::Scheme(a), HeaderRef::Scheme(b)) => a == b,
+            (HeaderRef::Path(a), HeaderRef::Path(b)) => a == b,
+            (HeaderRef::Protocol(a), HeaderRef::Protocol(b)) => a == b,
+            (HeaderRef::Status(a), HeaderRef::Status(b)) => a == b,
+            _ => false,
         }
     }
 
-    pub fn is_sensitive(&self) -> bool {
-        match *self {
-            Header::Field { ref value, .. } => value.is_sensitive(),
+    pub fn is_sensitive(self) -> bool {
+        match self {
+            HeaderRef::Field { value, .. } => value.is_sensitive(),
             // TODO: Technically these other header values can be sensitive too.
             _ => false,
         }
     }
 
-    pub fn skip_value_index(&self) -> bool {
+    pub fn skip_value_index(self) -> bool {
         use http::header;
 
-        match *self {
-            Header::Field { ref name, .. } => matches!(
+        match self {
+            HeaderRef::Field { name, .. } => matches!(
                 *name,
                 header::AGE
                     | header::AUTHORIZATION
@@ -226,7 +259,7 @@ impl Header {
                     | header::COOKIE
                     | header::SET_COOKIE
             ),
-            Header::Path(..) => true,
+            HeaderRef::Path(..) => true,
             _ => false,
         }
     }

@@ -1,4 +1,4 @@
-use super::Header;
+use super::header::{Header, HeaderRef};
 
 use fnv::FnvHasher;
 use http::header;
@@ -20,13 +20,15 @@ pub struct Table {
     max_size: usize,
 }
 
+// fulcrum: the variants no longer carry the header (upstream moved it in and out of here);
+// the encoder writes the header it looked up, which it still holds.
 #[derive(Debug)]
 pub enum Index {
     // The header is already fully indexed
-    Indexed(usize, Header),
+    Indexed(usize),
 
     // The name is indexed, but not the value
-    Name(usize, Header),
+    Name(usize),
 
     // The full header has been inserted into the table.
     Inserted(usize),
@@ -35,7 +37,7 @@ pub enum Index {
     InsertedValue(usize, usize),
 
     // The header is not indexed by this table
-    NotIndexed(Header),
+    NotIndexed,
 }
 
 #[derive(Debug)]
@@ -105,19 +107,6 @@ impl Table {
         self.max_size
     }
 
-    /// Gets the header stored in the table
-    pub fn resolve<'a>(&'a self, index: &'a Index) -> &'a Header {
-        use self::Index::*;
-
-        match *index {
-            Indexed(_, ref h) => h,
-            Name(_, ref h) => h,
-            Inserted(idx) => &self.slots[idx].header,
-            InsertedValue(_, idx) => &self.slots[idx].header,
-            NotIndexed(ref h) => h,
-        }
-    }
-
     pub fn resolve_idx(&self, index: &Index) -> usize {
         use self::Index::*;
 
@@ -126,14 +115,14 @@ impl Table {
             Name(idx, ..) => idx,
             Inserted(idx) => idx + DYN_OFFSET,
             InsertedValue(_name_idx, slot_idx) => slot_idx + DYN_OFFSET,
-            NotIndexed(_) => panic!("cannot resolve index"),
+            NotIndexed => panic!("cannot resolve index"),
         }
     }
 
     /// Index the header in the HPACK table.
-    pub fn index(&mut self, header: Header) -> Index {
+    pub fn index(&mut self, header: HeaderRef<'_>) -> Index {
         // Check the static table
-        let statik = index_static(&header);
+        let statik = index_static(header);
 
         // Don't index certain headers. This logic is borrowed from nghttp2.
         if header.skip_value_index() {
@@ -141,23 +130,23 @@ impl Table {
             // static table. At some point in the future, this might not be true
             // and this logic will need to be updated.
             debug_assert!(statik.is_some(), "skip_value_index requires a static name",);
-            return Index::new(statik, header);
+            return Index::new(statik);
         }
 
         // If the header is already indexed by the static table, return that
         if let Some((n, true)) = statik {
-            return Index::Indexed(n, header);
+            return Index::Indexed(n);
         }
 
         // Don't index large headers
         if header.len() * 4 > self.max_size * 3 {
-            return Index::new(statik, header);
+            return Index::new(statik);
         }
 
         self.index_dynamic(header, statik)
     }
 
-    fn index_dynamic(&mut self, header: Header, statik: Option<(usize, bool)>) -> Index {
+    fn index_dynamic(&mut self, header: HeaderRef<'_>, statik: Option<(usize, bool)>) -> Index {
         debug_assert!(self.assert_valid_state("one"));
 
         if header.len() + self.size < self.max_size || !header.is_sensitive() {
@@ -169,10 +158,10 @@ impl Table {
             // If `indices` is not empty, then it is impossible for all
             // `indices` entries to be `Some`. So, we only need to check for the
             // empty case.
-            return Index::new(statik, header);
+            return Index::new(statik);
         }
 
-        let hash = hash_header(&header);
+        let hash = hash_header(header);
 
         let desired_pos = desired_pos(self.mask, hash);
         let mut probe = desired_pos;
@@ -204,7 +193,7 @@ impl Table {
 
     fn index_occupied(
         &mut self,
-        header: Header,
+        header: HeaderRef<'_>,
         hash: HashValue,
         mut index: usize,
         statik: Option<usize>,
@@ -218,9 +207,9 @@ impl Table {
             // Compute the real index into the VecDeque
             let real_idx = index.wrapping_add(self.inserted);
 
-            if self.slots[real_idx].header.value_eq(&header) {
+            if self.slots[real_idx].header.as_header_ref().value_eq(header) {
                 // We have a full match!
-                return Index::dynamic_match(real_idx + DYN_OFFSET, header);
+                return Index::dynamic_match(real_idx + DYN_OFFSET, header.is_sensitive());
             }
 
             if let Some(next) = self.slots[real_idx].next {
@@ -231,7 +220,7 @@ impl Table {
             if header.is_sensitive() {
                 // Should we assert this?
                 // debug_assert!(statik.is_none());
-                return Index::Name(real_idx + DYN_OFFSET, header);
+                return Index::Name(real_idx + DYN_OFFSET);
             }
 
             self.update_size(header.len(), Some(index));
@@ -265,14 +254,14 @@ impl Table {
 
     fn index_vacant(
         &mut self,
-        header: Header,
+        header: HeaderRef<'_>,
         hash: HashValue,
         mut dist: usize,
         mut probe: usize,
         statik: Option<(usize, bool)>,
     ) -> Index {
         if header.is_sensitive() {
-            return Index::new(statik, header);
+            return Index::new(statik);
         }
 
         debug_assert!(self.assert_valid_state("top"));
@@ -334,12 +323,12 @@ impl Table {
         }
     }
 
-    fn insert(&mut self, header: Header, hash: HashValue) {
+    fn insert(&mut self, header: HeaderRef<'_>, hash: HashValue) {
         self.inserted = self.inserted.wrapping_add(1);
 
         self.slots.push_front(Slot {
             hash,
-            header,
+            header: header.to_table_entry(),
             next: None,
         });
     }
@@ -639,19 +628,19 @@ impl Index {
     /// Reuse the name index and emit a never-indexed literal instead,
     /// leaving the table untouched. Static table entries hold no secrets,
     /// so static full matches stay indexed.
-    fn dynamic_match(n: usize, header: Header) -> Index {
-        if header.is_sensitive() {
-            Index::Name(n, header)
+    fn dynamic_match(n: usize, sensitive: bool) -> Index {
+        if sensitive {
+            Index::Name(n)
         } else {
-            Index::Indexed(n, header)
+            Index::Indexed(n)
         }
     }
 
-    fn new(v: Option<(usize, bool)>, e: Header) -> Index {
+    fn new(v: Option<(usize, bool)>) -> Index {
         match v {
-            None => Index::NotIndexed(e),
-            Some((n, true)) => Index::Indexed(n, e),
-            Some((n, false)) => Index::Name(n, e),
+            None => Index::NotIndexed,
+            Some((n, true)) => Index::Indexed(n),
+            Some((n, false)) => Index::Name(n),
         }
     }
 }
@@ -676,7 +665,7 @@ fn probe_distance(mask: usize, hash: HashValue, current: usize) -> usize {
     current.wrapping_sub(desired_pos(mask, hash)) & mask
 }
 
-fn hash_header(header: &Header) -> HashValue {
+fn hash_header(header: HeaderRef<'_>) -> HashValue {
     const MASK: u64 = (MAX_SIZE as u64) - 1;
 
     let mut h = FnvHasher::default();
@@ -686,12 +675,9 @@ fn hash_header(header: &Header) -> HashValue {
 
 /// Checks the static table for the header. If found, returns the index and a
 /// boolean representing if the value matched as well.
-fn index_static(header: &Header) -> Option<(usize, bool)> {
-    match *header {
-        Header::Field {
-            ref name,
-            ref value,
-        } => match *name {
+fn index_static(header: HeaderRef<'_>) -> Option<(usize, bool)> {
+    match header {
+        HeaderRef::Field { name, value } => match *name {
             header::ACCEPT_CHARSET => Some((15, false)),
             header::ACCEPT_ENCODING => {
                 if value == "gzip, deflate" {
@@ -747,24 +733,24 @@ fn index_static(header: &Header) -> Option<(usize, bool)> {
             header::WWW_AUTHENTICATE => Some((61, false)),
             _ => None,
         },
-        Header::Authority(_) => Some((1, false)),
-        Header::Method(ref v) => match *v {
+        HeaderRef::Authority(_) => Some((1, false)),
+        HeaderRef::Method(v) => match *v {
             Method::GET => Some((2, true)),
             Method::POST => Some((3, true)),
             _ => Some((2, false)),
         },
-        Header::Scheme(ref v) => match &**v {
+        HeaderRef::Scheme(v) => match &**v {
             "http" => Some((6, true)),
             "https" => Some((7, true)),
             _ => Some((6, false)),
         },
-        Header::Path(ref v) => match &**v {
+        HeaderRef::Path(v) => match &**v {
             "/" => Some((4, true)),
             "/index.html" => Some((5, true)),
             _ => Some((4, false)),
         },
-        Header::Protocol(..) => None,
-        Header::Status(ref v) => match u16::from(*v) {
+        HeaderRef::Protocol(..) => None,
+        HeaderRef::Status(v) => match u16::from(*v) {
             200 => Some((8, true)),
             204 => Some((9, true)),
             206 => Some((10, true)),

@@ -92,7 +92,7 @@ impl Settings {
         match &self.local {
             Local::ToSend(..) | Local::WaitingAck(..) => Err(UserError::SendSettingsWhilePending),
             Local::Synced => {
-                tracing::trace!("queue to send local settings: {:?}", frame);
+                trace!("queue to send local settings: {:?}", frame);
                 self.local = Local::ToSend(frame);
                 Ok(())
             }
@@ -131,7 +131,7 @@ impl Settings {
             // Buffer the settings frame
             dst.buffer(frame.into()).expect("invalid settings frame");
 
-            tracing::trace!("ACK sent; applying settings");
+            trace!("ACK sent; applying settings");
 
             let is_initial = self.mark_remote_initial_settings_as_received();
             streams.apply_remote_settings(&settings, is_initial)?;
@@ -156,7 +156,7 @@ impl Settings {
                 // Buffer the settings frame
                 dst.buffer(settings.clone().into())
                     .expect("invalid settings frame");
-                tracing::trace!("local settings sent; waiting for ack: {:?}", settings);
+                trace!("local settings sent; waiting for ack: {:?}", settings);
 
                 self.local = Local::WaitingAck(settings.clone());
             }

@@ -1,7 +1,9 @@
+mod cache;
 mod decode;
 mod encode;
 mod table;
 
+pub(crate) use self::cache::Cache;
 pub use self::decode::decode;
 pub use self::encode::encode;
 

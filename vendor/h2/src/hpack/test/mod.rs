@@ -1,2 +1,3 @@
+mod encode_bytes;
 mod fixture;
 mod fuzz;

@@ -163,7 +163,7 @@ impl Recv {
         stream: &mut store::Ptr,
         counts: &mut Counts,
     ) -> Result<(), RecvHeaderBlockError> {
-        tracing::trace!("opening stream; init_window={}", self.init_window_sz);
+        trace!("opening stream; init_window={}", self.init_window_sz);
         let is_initial = stream.state.recv_open(&frame)?;
 
         // Informational responses do not transition a remotely reserved stream
@@ -284,7 +284,7 @@ impl Recv {
                 .peer()
                 .convert_poll_message(pseudo, fields, stream_id)?;
 
-            tracing::trace!("Received informational response: stream_id={:?}", stream_id);
+            trace!("Received informational response: stream_id={:?}", stream_id);
 
             // Push the informational response onto the stream's recv buffer
             // with a special event type so it can be polled separately
@@ -357,7 +357,7 @@ impl Recv {
             match stream.pending_recv.pop_front(&mut self.buffer) {
                 Some(Event::Headers(Client(response))) => return Poll::Ready(Ok(response)),
                 Some(Event::InformationalHeaders(_)) => {
-                    tracing::trace!("Skipping informational response in poll_response - should be consumed via poll_informational; stream_id={:?}", stream.id);
+                    trace!("Skipping informational response in poll_response - should be consumed via poll_informational; stream_id={:?}", stream.id);
                     continue;
                 }
                 Some(_) => panic!("poll_response called after response returned"),
@@ -445,7 +445,7 @@ impl Recv {
 
     /// Releases capacity of the connection
     pub fn release_connection_capacity(&mut self, capacity: WindowSize, task: &mut Option<Waker>) {
-        tracing::trace!(
+        trace!(
             "release_connection_capacity; size={}, connection in_flight_data={}",
             capacity,
             self.in_flight_data,
@@ -473,7 +473,7 @@ impl Recv {
         stream: &mut store::Ptr,
         task: &mut Option<Waker>,
     ) -> Result<(), UserError> {
-        tracing::trace!("release_capacity; size={}", capacity);
+        trace!("release_capacity; size={}", capacity);
 
         if capacity > stream.in_flight_recv_data {
             return Err(UserError::ReleaseCapacityTooBig);
@@ -511,7 +511,7 @@ impl Recv {
         debug_assert_eq!(stream.ref_count, 0);
 
         if stream.in_flight_recv_data != 0 {
-            tracing::trace!(
+            trace!(
                 "auto-release closed stream ({:?}) capacity: {:?}",
                 stream.id,
                 stream.in_flight_recv_data,
@@ -541,7 +541,7 @@ impl Recv {
         target: WindowSize,
         task: &mut Option<Waker>,
     ) -> Result<(), Reason> {
-        tracing::trace!(
+        trace!(
             "set_target_connection_window; target={}; available={}, reserved={}",
             target,
             self.flow.available(),
@@ -588,7 +588,7 @@ impl Recv {
             let old_sz = self.init_window_sz;
             self.init_window_sz = target;
 
-            tracing::trace!("update_initial_window_size; new={}; old={}", target, old_sz,);
+            trace!("update_initial_window_size; new={}; old={}", target, old_sz,);
 
             // Per RFC 7540 §6.9.2:
             //
@@ -610,7 +610,7 @@ impl Recv {
                 Ordering::Less => {
                     // We must decrease the (local) window on every open stream.
                     let dec = old_sz - target;
-                    tracing::trace!("decrementing all windows; dec={}", dec);
+                    trace!("decrementing all windows; dec={}", dec);
 
                     let pending_window_updates = &mut self.pending_window_updates;
                     store.try_for_each(|mut stream| {
@@ -634,7 +634,7 @@ impl Recv {
                 Ordering::Greater => {
                     // We must increase the (local) window on every open stream.
                     let inc = target - old_sz;
-                    tracing::trace!("incrementing all windows; inc={}", inc);
+                    trace!("incrementing all windows; inc={}", inc);
                     store.try_for_each(|mut stream| {
                         // XXX: Shouldn't the peer have already noticed our
                         // overflow and sent us a GOAWAY?
@@ -690,7 +690,7 @@ impl Recv {
             return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
         }
 
-        tracing::trace!(
+        trace!(
             "recv_data; size={}; connection={}; stream={}",
             sz,
             self.flow.window_size(),
@@ -698,7 +698,7 @@ impl Recv {
         );
 
         if is_ignoring_frame {
-            tracing::trace!(
+            trace!(
                 "recv_data; frame ignored on locally reset {:?} for some time",
                 stream.id,
             );
@@ -749,7 +749,7 @@ impl Recv {
 
         // Received a frame, but no one cared about it. fix issue#648
         if !stream.is_recv {
-            tracing::trace!(
+            trace!(
                 "recv_data; frame ignored on stream release {:?} for some time",
                 stream.id,
             );
@@ -770,7 +770,7 @@ impl Recv {
         // since the user only sees the data payload via `payload()`.
         let padding = (frame.flow_controlled_len() - frame.payload().len()) as WindowSize;
         if padding > 0 {
-            tracing::trace!(
+            trace!(
                 "recv_data; auto-releasing padding of {:?} for {:?}",
                 padding,
                 stream.id,
@@ -1066,14 +1066,14 @@ impl Recv {
                 // Retention is disabled.
                 None => return,
             };
-            tracing::trace!("enqueue_reset_expiration; evicted {:?}", oldest.id);
+            trace!("enqueue_reset_expiration; evicted {:?}", oldest.id);
             // Free the queue slot even if the stream still has frames to send.
             counts.dec_num_reset_streams();
             counts.transition_after(oldest);
         }
 
         counts.inc_num_reset_streams();
-        tracing::trace!("enqueue_reset_expiration; added {:?}", stream.id);
+        trace!("enqueue_reset_expiration; added {:?}", stream.id);
         self.pending_reset_expired.push(stream);
     }
 
@@ -1111,7 +1111,7 @@ impl Recv {
     fn clear_stream_window_update_queue(&mut self, store: &mut Store, counts: &mut Counts) {
         while let Some(stream) = self.pending_window_updates.pop(store) {
             counts.transition(stream, |_, stream| {
-                tracing::trace!("clear_stream_window_update_queue; stream={:?}", stream.id);
+                trace!("clear_stream_window_update_queue; stream={:?}", stream.id);
             })
         }
     }
@@ -1207,7 +1207,7 @@ impl Recv {
             };
 
             counts.transition(stream, |_, stream| {
-                tracing::trace!("pending_window_updates -- pop; stream={:?}", stream.id);
+                trace!("pending_window_updates -- pop; stream={:?}", stream.id);
                 debug_assert!(!stream.is_pending_window_update);
 
                 if !stream.state.is_recv_streaming() {

@@ -121,7 +121,7 @@ impl Send {
             return Err(UserError::PeerDisabledServerPush);
         }
 
-        tracing::trace!(
+        trace!(
             "send_push_promise; frame={:?}; init_window={:?}",
             frame,
             self.init_window_sz
@@ -144,7 +144,7 @@ impl Send {
         counts: &mut Counts,
         task: &mut Option<Waker>,
     ) -> Result<(), UserError> {
-        tracing::trace!(
+        trace!(
             "send_headers; frame={:?}; init_window={:?}",
             frame,
             self.init_window_sz
@@ -191,7 +191,7 @@ impl Send {
         _counts: &mut Counts,
         task: &mut Option<Waker>,
     ) -> Result<(), UserError> {
-        tracing::trace!(
+        trace!(
             "send_interim_informational_headers; frame={:?}; stream_id={:?}",
             frame,
             frame.stream_id()
@@ -228,7 +228,7 @@ impl Send {
         let is_empty = stream.pending_send.is_empty();
         let stream_id = stream.id;
 
-        tracing::trace!(
+        trace!(
             "send_reset(..., reason={:?}, initiator={:?}, stream={:?}, ..., \
              is_reset={:?}; is_closed={:?}; pending_send.is_empty={:?}; \
              state={:?} \
@@ -244,7 +244,7 @@ impl Send {
 
         if is_reset {
             // Don't double reset
-            tracing::trace!(
+            trace!(
                 " -> not sending RST_STREAM ({:?} is already reset)",
                 stream_id
             );
@@ -257,7 +257,7 @@ impl Send {
         // If closed AND the send queue is flushed, then the stream cannot be
         // reset explicitly, either. Implicit resets can still be queued.
         if is_closed && is_empty {
-            tracing::trace!(
+            trace!(
                 " -> not sending explicit RST_STREAM ({:?} was closed \
                  and send queue was flushed)",
                 stream_id
@@ -284,7 +284,7 @@ impl Send {
 
         let frame = frame::Reset::new(stream.id, reason);
 
-        tracing::trace!("send_reset -- queueing; frame={:?}", frame);
+        trace!("send_reset -- queueing; frame={:?}", frame);
         self.prioritize
             .queue_frame(frame.into(), buffer, stream, task);
         self.prioritize.reclaim_all_capacity(stream, counts);
@@ -348,7 +348,7 @@ impl Send {
 
         stream.state.send_close();
 
-        tracing::trace!("send_trailers -- queuing; frame={:?}", frame);
+        trace!("send_trailers -- queuing; frame={:?}", frame);
         self.prioritize
             .queue_frame(frame.into(), buffer, stream, task);
 
@@ -546,14 +546,14 @@ impl Send {
                 Ordering::Less => {
                     // We must decrease the (remote) window on every open stream.
                     let dec = old_val - val;
-                    tracing::trace!("decrementing all windows; dec={}", dec);
+                    trace!("decrementing all windows; dec={}", dec);
 
                     let mut total_reclaimed = 0;
                     store.try_for_each(|mut stream| {
                         let stream = &mut *stream;
 
                         if stream.state.is_send_closed() && stream.buffered_send_data == 0 {
-                            tracing::trace!(
+                            trace!(
                                 "skipping send-closed stream; id={:?}; flow={:?}",
                                 stream.id,
                                 stream.send_flow
@@ -562,7 +562,7 @@ impl Send {
                             return Ok(());
                         }
 
-                        tracing::trace!(
+                        trace!(
                             "decrementing stream window; id={:?}; decr={}; flow={:?}",
                             stream.id,
                             dec,
@@ -596,7 +596,7 @@ impl Send {
                             0
                         };
 
-                        tracing::trace!(
+                        trace!(
                             "decremented stream window; id={:?}; decr={}; reclaimed={}; flow={:?}",
                             stream.id,
                             dec,

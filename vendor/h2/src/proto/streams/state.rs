@@ -149,7 +149,7 @@ impl State {
                     Open {
                         local: AwaitingHeaders,
                         remote: if frame.is_informational() {
-                            tracing::trace!("skipping 1xx response headers");
+                            trace!("skipping 1xx response headers");
                             AwaitingHeaders
                         } else {
                             Streaming
@@ -163,7 +163,7 @@ impl State {
                 if eos {
                     Closed(Cause::EndStream)
                 } else if frame.is_informational() {
-                    tracing::trace!("skipping 1xx response headers");
+                    trace!("skipping 1xx response headers");
                     ReservedRemote
                 } else {
                     HalfClosedLocal(Streaming)
@@ -179,7 +179,7 @@ impl State {
                     Open {
                         local,
                         remote: if frame.is_informational() {
-                            tracing::trace!("skipping 1xx response headers");
+                            trace!("skipping 1xx response headers");
                             AwaitingHeaders
                         } else {
                             Streaming
@@ -191,7 +191,7 @@ impl State {
                 if eos {
                     Closed(Cause::EndStream)
                 } else if frame.is_informational() {
-                    tracing::trace!("skipping 1xx response headers");
+                    trace!("skipping 1xx response headers");
                     HalfClosedLocal(AwaitingHeaders)
                 } else {
                     HalfClosedLocal(Streaming)
@@ -237,12 +237,12 @@ impl State {
         match self.inner {
             Open { local, .. } => {
                 // The remote side will continue to receive data.
-                tracing::trace!("recv_close: Open => HalfClosedRemote({:?})", local);
+                trace!("recv_close: Open => HalfClosedRemote({:?})", local);
                 self.inner = HalfClosedRemote(local);
                 Ok(())
             }
             HalfClosedLocal(..) => {
-                tracing::trace!("recv_close: HalfClosedLocal => Closed");
+                trace!("recv_close: HalfClosedLocal => Closed");
                 self.inner = Closed(Cause::EndStream);
                 Ok(())
             }
@@ -279,7 +279,7 @@ impl State {
             // previous state with the received RST_STREAM, so that the queue
             // will be cleared by `Prioritize::pop_frame`.
             ref state => {
-                tracing::trace!(
+                trace!(
                     "recv_reset; frame={:?}; state={:?}; queued={:?}",
                     frame,
                     state,
@@ -302,7 +302,7 @@ impl State {
         match self.inner {
             Closed(..) => {}
             _ => {
-                tracing::trace!("handle_error; err={:?}", err);
+                trace!("handle_error; err={:?}", err);
                 self.inner = Closed(if recv_end_stream {
                     Cause::ErrorAfterEndStream(err.clone())
                 } else {
@@ -317,7 +317,7 @@ impl State {
         match self.inner {
             Closed(..) => {}
             ref state => {
-                tracing::trace!("recv_eof; state={:?}", state);
+                trace!("recv_eof; state={:?}", state);
                 let error = io::Error::new(
                     io::ErrorKind::BrokenPipe,
                     "stream closed because of a broken pipe",
@@ -337,11 +337,11 @@ impl State {
         match self.inner {
             Open { remote, .. } => {
                 // The remote side will continue to receive data.
-                tracing::trace!("send_close: Open => HalfClosedLocal({:?})", remote);
+                trace!("send_close: Open => HalfClosedLocal({:?})", remote);
                 self.inner = HalfClosedLocal(remote);
             }
             HalfClosedRemote(..) => {
-                tracing::trace!("send_close: HalfClosedRemote => Closed");
+                trace!("send_close: HalfClosedRemote => Closed");
                 self.inner = Closed(Cause::EndStream);
             }
             ref state => panic!("send_close: unexpected state {:?}", state),

@@ -293,7 +293,7 @@ impl Stream {
         let _res = self.send_flow.assign_capacity(capacity);
         debug_assert!(_res.is_ok());
 
-        tracing::trace!(
+        trace!(
             "  assigned capacity to stream; available={}; buffered={}; id={:?}; max_buffer_size={} prev={}",
             self.send_flow.available(),
             self.buffered_send_data,
@@ -319,7 +319,7 @@ impl Stream {
         self.buffered_send_data -= len as usize;
         self.requested_send_capacity -= len;
 
-        tracing::trace!(
+        trace!(
             "  sent stream data; available={}; buffered={}; id={:?}; max_buffer_size={} prev={}",
             self.send_flow.available(),
             self.buffered_send_data,
@@ -337,7 +337,7 @@ impl Stream {
     /// then consider waking the send task again...
     pub fn notify_capacity(&mut self) {
         self.send_capacity_inc = true;
-        tracing::trace!("  notifying task");
+        trace!("  notifying task");
         self.notify_send();
     }
 
