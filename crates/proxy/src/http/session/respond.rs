@@ -52,6 +52,15 @@ impl<C: ClientStream> Session<C> {
                 return Err(sent);
             }
             if part == Part::Whole && !resp.body.is_empty() {
+                // A body sent as it is (a known length): handed over without a copy.
+                let out = edge.body_out();
+                if out.takes_raw() {
+                    let body = resp.body.clone();
+                    return match crate::http::h2::frames::send_all(out, body, t).await {
+                        Ok(()) => Ok(sent),
+                        Err(_) => Err(sent),
+                    };
+                }
                 return match body::write_all(&mut self.client, &resp.body, t).await {
                     Ok(()) => Ok(sent),
                     Err(_) => Err(sent),
