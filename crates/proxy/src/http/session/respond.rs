@@ -84,6 +84,11 @@ impl<C: ClientStream> Session<C> {
             if edge.send_head(&self.res).is_err() {
                 return false;
             }
+            // The head is queued in its HEADERS frame: no bytes follow it here (a write of
+            // nothing and a flush were a future and two polls of the stream per answer).
+            if self.out.is_empty() {
+                return true;
+            }
         } else {
             // With the other sessions' sends of this turn (runtime_turn.rs).
             crate::runtime_turn::after_ready_tasks().await;
