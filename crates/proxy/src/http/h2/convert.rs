@@ -227,20 +227,31 @@ pub fn h2_fields(
         None => super::maps::take(),
     };
     // The values share one buffer, cut from the thread's block (`values`): no allocation
-    // per field, nor per head.
-    let (mut size, mut count) = (first, 0);
-    for f in &m.fields {
+    // per field, nor per head. Which fields go is asked once per field: the first 64 are
+    // remembered as bits for the two passes after this one, the rare others asked again.
+    let (mut size, mut count, mut going) = (first, 0, 0u64);
+    for (i, f) in m.fields.iter().enumerate() {
         if kept(m.name(f), m.value(f)) {
             size += m.value(f).len();
             count += 1;
+            if i < 64 {
+                going |= 1 << i;
+            }
         }
     }
+    let goes = |i: usize, f: &crate::http::message::Field| {
+        if i < 64 {
+            going >> i & 1 == 1
+        } else {
+            kept(m.name(f), m.value(f))
+        }
+    };
     let values = super::values::cut(size, |buf| {
         for p in lead {
             buf.extend_from_slice(p);
         }
-        for f in &m.fields {
-            if kept(m.name(f), m.value(f)) {
+        for (i, f) in m.fields.iter().enumerate() {
+            if goes(i, f) {
                 buf.extend_from_slice(m.value(f));
             }
         }
@@ -248,11 +259,11 @@ pub fn h2_fields(
     // Room for the fields kept (a recycled map mostly has it already).
     out.reserve(count);
     let mut at = first;
-    for f in &m.fields {
-        let (name, value) = (m.name(f), m.value(f));
-        if !kept(name, value) {
+    for (i, f) in m.fields.iter().enumerate() {
+        if !goes(i, f) {
             continue;
         }
+        let (name, value) = (m.name(f), m.value(f));
         let shared = values.slice(at..at + value.len());
         at += value.len();
         if let (Ok(n), Ok(v)) = (

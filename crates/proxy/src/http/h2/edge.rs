@@ -179,12 +179,22 @@ impl Sink {
     }
 }
 
+/// The answer's `content-length` (its first value), as `str::parse::<u64>` reads it: the
+/// digits folded at once when there are at most 19 of them (no overflow), the rare rest parsed.
 fn content_length(res: &Message) -> Option<u64> {
-    let v = res.header(b"content-length")?;
-    std::str::from_utf8(crate::http::message::trim(v))
-        .ok()?
-        .parse()
-        .ok()
+    let v = crate::http::message::trim(res.header(b"content-length")?);
+    let digits = v.strip_prefix(b"+").unwrap_or(v);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if digits.len() > 19 {
+        return std::str::from_utf8(digits).ok()?.parse().ok();
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 impl Drop for Sink {

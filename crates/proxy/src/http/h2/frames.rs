@@ -409,6 +409,21 @@ pub async fn relay(
     Ok(sent)
 }
 
+/// Sends `data`, a whole body (or its last part) the session holds as `Bytes` (a local
+/// answer's), on `dst` (which [`DataOut::takes_raw`]) as it is: no copy into a write.
+pub async fn send_all(
+    dst: &mut DataOut,
+    data: Bytes,
+    t: Option<Duration>,
+) -> Result<(), BodyError> {
+    dst.queue(data);
+    match within(t, poll_fn(|cx| dst.poll_send(cx))).await {
+        None => Err(BodyError::DstTimeout),
+        Some(Err(_)) => Err(BodyError::DstFailed),
+        Some(Ok(())) => Ok(()),
+    }
+}
+
 /// `f`, unless `t` passes first (None); no timer when `f` is ready at once.
 pub async fn within<F: Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);

@@ -35,10 +35,14 @@ pub fn give(mut map: HeaderMap) {
     });
 }
 
-/// `map` emptied for another head (or another map, if it is not one to keep).
-pub fn recycle(map: HeaderMap) -> HeaderMap {
-    give(map);
-    take()
+/// `map` emptied for another head (or another map, if it is not one to keep): one to keep is
+/// emptied where it is, not put in the thread's list and taken out again.
+pub fn recycle(mut map: HeaderMap) -> HeaderMap {
+    if map.capacity() == 0 || map.capacity() > LARGEST {
+        return take();
+    }
+    map.clear();
+    map
 }
 
 #[cfg(test)]
@@ -52,5 +56,11 @@ mod tests {
         let again = super::take();
         assert!(again.is_empty());
         assert_eq!(again.capacity(), cap);
+        // Recycled: the same tables, emptied.
+        let mut m = again;
+        m.insert("x-b", http::HeaderValue::from_static("2"));
+        let recycled = super::recycle(m);
+        assert!(recycled.is_empty());
+        assert_eq!(recycled.capacity(), cap);
     }
 }

@@ -52,6 +52,15 @@ impl<C: ClientStream> Session<C> {
                 return Err(sent);
             }
             if part == Part::Whole && !resp.body.is_empty() {
+                // A body sent as it is (a known length): handed over without a copy.
+                let out = edge.body_out();
+                if out.takes_raw() {
+                    let body = resp.body.clone();
+                    return match crate::http::h2::frames::send_all(out, body, t).await {
+                        Ok(()) => Ok(sent),
+                        Err(_) => Err(sent),
+                    };
+                }
                 return match body::write_all(&mut self.client, &resp.body, t).await {
                     Ok(()) => Ok(sent),
                     Err(_) => Err(sent),
@@ -74,6 +83,11 @@ impl<C: ClientStream> Session<C> {
         if let Some(edge) = super::h2_edge(&mut self.client) {
             if edge.send_head(&self.res).is_err() {
                 return false;
+            }
+            // The head is queued in its HEADERS frame: no bytes follow it here (a write of
+            // nothing and a flush were a future and two polls of the stream per answer).
+            if self.out.is_empty() {
+                return true;
             }
         } else {
             // With the other sessions' sends of this turn (runtime_turn.rs).

@@ -119,3 +119,33 @@ async fn an_unanswered_stream_is_reset() {
     let e = resp.await.expect_err("reset");
     assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
 }
+
+/// `content-length` is read as `str::parse::<u64>` reads it (a `+` sign, leading zeros, more
+/// than 19 digits, overflow), its value trimmed.
+#[test]
+fn content_length_reads_as_str_parse() {
+    for v in [
+        "0",
+        "17",
+        " 42 ",
+        "+5",
+        "007",
+        "18446744073709551615",
+        "18446744073709551616",
+        "000000000000000000001",
+        "",
+        "+",
+        "-1",
+        "1a",
+        "1 2",
+        "9999999999999999999",
+    ] {
+        let mut m = Message::default();
+        m.set_status(200, b"", crate::http::message::Version::Http11);
+        m.append(b"content-length", v.as_bytes());
+        assert_eq!(content_length(&m), v.trim().parse::<u64>().ok(), "{v:?}");
+    }
+    let mut m = Message::default();
+    m.set_status(200, b"", crate::http::message::Version::Http11);
+    assert_eq!(content_length(&m), None);
+}
