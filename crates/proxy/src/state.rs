@@ -36,9 +36,9 @@ pub use generation_build::{build, build_with};
 /// Where a `use_backend` rule sends the request.
 pub enum Route {
     Backend(Arc<Backend>),
-    /// A log-format name (`use_backend %[req.hdr(host),lower,map(hosts.map)]`), rendered per
-    /// request and looked up among the backends; none found: the `default_backend`, as
-    /// HAProxy.
+    /// A log-format name (`use_backend %[req.hdr(host),lower,map(hosts.map)]`), evaluated per
+    /// request (lent without a copy where it can be: `route.rs`, `Fmt::lend`) and looked up
+    /// among the backends; none found: the `default_backend`, as HAProxy.
     Named(Fmt, NamedBackends),
 }
 
