@@ -10,6 +10,7 @@ use common::{Fulcrum, Scratch};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::time::Duration;
 
 fn start(scratch: &Scratch, auth: &str) -> (Fulcrum, String) {
     let port = api_support::port();
@@ -290,5 +291,10 @@ fn keystone_over_https() {
         &["X-Auth-Token: tok-a"],
     );
     assert_eq!(code, 401, "an untrusted Keystone certificate: {v}");
-    assert!(f.log_text().contains("TLS"), "{}", f.log_text());
+    // The warning is written as the answer goes out: wait for the line, do not read once.
+    assert!(
+        f.wait_line("TLS", Duration::from_secs(5)).is_some(),
+        "{}",
+        f.log_text()
+    );
 }
