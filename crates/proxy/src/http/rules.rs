@@ -315,9 +315,11 @@ impl<'a> Env<'a> {
     /// [`Situation::view`]).
     pub fn situation(&self) -> Situation<'_> {
         let (src, dst) = self.moved.get(self.src, self.dst);
-        let mut env = Situation::new(src, dst)
-            .with_counters(self.counters)
-            .with_tls(self.tls.as_deref());
+        // filled in place: the builder methods move the whole struct at each step (~100
+        // instructions a chain)
+        let mut env = Situation::new(src, dst);
+        env.counters = self.counters;
+        env.tls = self.tls.as_deref();
         env.unique_id = self.unique_id.as_deref();
         env.captures = self.capture_slots;
         env.shared_samples = self.captures.as_deref();
@@ -326,7 +328,8 @@ impl<'a> Env<'a> {
         env.proxy_auth = self.proxy_request;
         env.priority = self.knobs.priority().unwrap_or((0, 0));
         env.facts = self.facts;
-        env.at(self.place)
+        env.place = self.place;
+        env
     }
 }
 
