@@ -596,7 +596,7 @@ mod tests {
 
     #[test]
     fn last_comma_as_rposition() {
-        for len in 0..40 {
+        for len in 0usize..40 {
             let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             assert_eq!(last_comma(&base), None);
             for at in 0..len {
