@@ -369,21 +369,39 @@ fn hash_of(b: &[u8], c: &Conv, f: fn(&[u8]) -> u32) -> Value {
     }))
 }
 
-/// Whether converter `c` reads its input's bytes and gives a number (`length`, the hashes):
-/// it reads a string its owner lends ([`on_lent`]) as well as a copy of it.
-pub(crate) fn reads_lent(c: &Conv) -> bool {
-    matches!(c.kw.name, "length" | "crc32" | "djb2" | "sdbm" | "wt6")
+/// A converter that reads its input's bytes and gives a number (`length`, the hashes): it
+/// reads a string its owner lends ([`on_lent`]) as well as a copy of it. Found when the
+/// expression is compiled, so an evaluation matches no name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LentConv {
+    Length,
+    Crc32,
+    Djb2,
+    Sdbm,
+    Wt6,
 }
 
-/// What converter `c` ([`reads_lent`]) gives for a string of the bytes `b`.
-pub(crate) fn on_lent(c: &Conv, b: &[u8]) -> Option<Value> {
+/// Converter `c` as a [`LentConv`], if it is one.
+pub(crate) fn reads_lent(c: &Conv) -> Option<LentConv> {
     Some(match c.kw.name {
-        "length" => Value::Sint(b.len() as i64),
-        "crc32" => hash_of(b, c, crate::hash::crc32),
-        "djb2" => hash_of(b, c, crate::hash::djb2),
-        "sdbm" => hash_of(b, c, crate::hash::sdbm),
-        "wt6" => hash_of(b, c, crate::hash::wt6),
+        "length" => LentConv::Length,
+        "crc32" => LentConv::Crc32,
+        "djb2" => LentConv::Djb2,
+        "sdbm" => LentConv::Sdbm,
+        "wt6" => LentConv::Wt6,
         _ => return None,
+    })
+}
+
+/// What converter `c` (which [`reads_lent`] found to be `which`) gives for a string of the
+/// bytes `b`.
+pub(crate) fn on_lent(c: &Conv, which: LentConv, b: &[u8]) -> Option<Value> {
+    Some(match which {
+        LentConv::Length => Value::Sint(b.len() as i64),
+        LentConv::Crc32 => hash_of(b, c, crate::hash::crc32),
+        LentConv::Djb2 => hash_of(b, c, crate::hash::djb2),
+        LentConv::Sdbm => hash_of(b, c, crate::hash::sdbm),
+        LentConv::Wt6 => hash_of(b, c, crate::hash::wt6),
     })
 }
 

@@ -30,6 +30,37 @@ pub struct Expr {
     pub convs: Vec<Conv>,
     /// The type of what it returns.
     pub out: Type,
+    /// How [`Expr::eval_lent`] gives its value (from `convs`, when compiled).
+    lend: Lend,
+}
+
+/// How [`Expr::eval_lent`] gives an expression's value, decided once when it is compiled
+/// (not by matching the converters' names per evaluation).
+#[derive(Debug, Clone, Copy)]
+enum Lend {
+    /// No converter: the fetch's string as the environment lends it.
+    Bytes,
+    /// One converter reading the lent bytes (`length`, a hash).
+    Step(conv::LentConv),
+    /// A string map lookup last: the map's value lent under its lock.
+    Map,
+    /// Anything else: evaluated, then given.
+    Eval,
+}
+
+impl Lend {
+    fn of(convs: &[Conv]) -> Lend {
+        if let [c] = convs {
+            if let Some(which) = conv::reads_lent(c) {
+                return Lend::Step(which);
+            }
+        }
+        match convs {
+            [] => Lend::Bytes,
+            [.., last] if last.map.is_some() && last.kw.out == Type::Str => Lend::Map,
+            _ => Lend::Eval,
+        }
+    }
 }
 
 /// What compiling needs beyond the text: where relative map files are, and the maps already
@@ -444,6 +475,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
     }
     Ok(Expr {
         fetch,
+        lend: Lend::of(&convs),
         convs,
         out: ty,
     })
@@ -464,17 +496,18 @@ impl Expr {
     /// ([`Env::with_var`]) nor change a map (it may hold the map's read lock).
     pub(crate) fn eval_lent(&self, env: &dyn Env, with: &mut dyn FnMut(Option<Sample<'_>>)) {
         // a converter that reads the lent bytes (`length`, a hash), or none
-        let step = match &self.convs[..] {
-            [] => None,
-            [c] if conv::reads_lent(c) => Some(c),
-            [before @ .., last] if last.map.is_some() && last.kw.out == Type::Str => {
-                return self.lend_map(before, last, env, with);
-            }
-            _ => return with(self.eval(env).map(Sample::Val)),
+        let step = match self.lend {
+            Lend::Bytes => None,
+            Lend::Step(which) => Some((&self.convs[0], which)),
+            Lend::Map => match &self.convs[..] {
+                [before @ .., last] => return self.lend_map(before, last, env, with),
+                [] => return with(self.eval(env).map(Sample::Val)),
+            },
+            Lend::Eval => return with(self.eval(env).map(Sample::Val)),
         };
         let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| match step {
             None => with(Some(Sample::Str(b))),
-            Some(c) => with(conv::on_lent(c, b).map(Sample::Val)),
+            Some((c, which)) => with(conv::on_lent(c, which, b).map(Sample::Val)),
         };
         match (self.fetch.kw.id, &self.fetch.args[..]) {
             (fetch::Id::Var, [Arg::Var(scope, name)]) => {

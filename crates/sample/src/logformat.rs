@@ -353,6 +353,12 @@ impl Format {
     /// [`Format::render_value`] where `var` sees the variable's flags (`+X` writes numbers
     /// and addresses in hexadecimal) and may write a value already formatted with them.
     pub fn render_value_flagged(&self, env: &dyn Env, var: &mut VarWriter<'_>, out: &mut Vec<u8>) {
+        // one sample expression (most header values: `%[src]`, `%[path,length]`): what
+        // `render_with` writes for it, without its set-up and its loop
+        if let [Node::Expr(e, f)] = &self.nodes[..] {
+            let f = *f;
+            return e.eval_lent(env, &mut |v| write_http_sample(v, f, out));
+        }
         self.render_with(env, var, b"", false, false, out);
     }
 

@@ -113,15 +113,28 @@ pub fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) {
 }
 
 /// An IPv4 address in dotted decimal, appended to `out` (`Ipv4Addr`'s `Display` without the
-/// formatter: `%[src]` in a header value, `%ci` in a log line).
+/// formatter: `%[src]` in a header value, `%ci` in a log line): the digits made on the stack
+/// and appended at once (a copy per octet cost twice as much).
 pub fn write_v4(out: &mut Vec<u8>, a: std::net::Ipv4Addr) {
-    let mut digits = itoa::Buffer::new();
+    let mut buf = [0u8; 15];
+    let mut n = 0;
     for (i, o) in a.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push(b'.');
+            buf[n] = b'.';
+            n += 1;
         }
-        out.extend_from_slice(digits.format(o).as_bytes());
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
     }
+    out.extend_from_slice(&buf[..n]);
 }
 
 #[cfg(test)]
@@ -132,6 +145,23 @@ mod tests {
         let mut out = Vec::new();
         write_http(&http_text(v), escape, &mut out);
         out
+    }
+
+    #[test]
+    fn v4_written_as_display_writes_it() {
+        for a in [
+            [0, 0, 0, 0],
+            [127, 0, 0, 1],
+            [10, 9, 99, 100],
+            [255, 255, 255, 255],
+            [192, 168, 101, 250],
+            [1, 20, 200, 209],
+        ] {
+            let a = std::net::Ipv4Addr::from(a);
+            let mut out = b"x=".to_vec();
+            write_v4(&mut out, a);
+            assert_eq!(out, format!("x={a}").into_bytes());
+        }
     }
 
     #[test]

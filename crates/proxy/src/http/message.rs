@@ -552,6 +552,32 @@ fn split_target(method: &[u8], t: &[u8]) -> (TargetForm, Span, Span, Span) {
     )
 }
 
+/// Where the last `,` of `v` is: `v.iter().rposition(|&b| b == b',')` a word at a time
+/// (a header value's values are split on commas, and most values hold none: `Host`,
+/// `User-Agent`; a step per byte cost ~3 instructions a byte).
+pub fn last_comma(v: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // whether some byte of `w` is a comma (exact: a borrow only flags bytes above a true
+    // zero byte, and then a true one is there too)
+    let has = |w: u64| {
+        let x = w ^ (u64::from(b',') * ONES);
+        x.wrapping_sub(ONES) & !x & (0x80 * ONES) != 0
+    };
+    let mut end = v.len();
+    while end >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&v[end - 8..end]);
+        if has(u64::from_le_bytes(w)) {
+            return v[end - 8..end]
+                .iter()
+                .rposition(|&b| b == b',')
+                .map(|i| end - 8 + i);
+        }
+        end -= 8;
+    }
+    v[..end].iter().rposition(|&b| b == b',')
+}
+
 pub fn trim(v: &[u8]) -> &[u8] {
     let s = v
         .iter()
@@ -567,6 +593,34 @@ pub fn trim(v: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_comma_as_rposition() {
+        for len in 0usize..40 {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_eq!(last_comma(&base), None);
+            for at in 0..len {
+                for second in [None, Some(at / 2), Some(at.saturating_sub(9))] {
+                    let mut v = base.clone();
+                    v[at] = b',';
+                    if let Some(s) = second {
+                        v[s] = b',';
+                    }
+                    // bytes next to a comma's value in the word test: `-` (0x2d), `+`
+                    if at + 1 < len {
+                        v[at + 1] = b'-';
+                    }
+                    assert_eq!(
+                        last_comma(&v),
+                        v.iter().rposition(|&b| b == b','),
+                        "{}",
+                        String::from_utf8_lossy(&v)
+                    );
+                }
+            }
+        }
+        assert_eq!(last_comma(b"a-b-c-d-e-f-g-h-i"), None);
+    }
 
     /// The summary of names skips only names the head cannot hold: every lookup answers
     /// as a scan would, after additions, removals and a clear.

@@ -29,35 +29,66 @@ pub use compile::{auth_response, compile};
 /// against the exchange by `sample_env`. The config layer has already refused what the data
 /// plane does not answer, so nothing is ever sent as literal `%[...]` text.
 #[derive(Debug)]
-pub struct Fmt(fulcrum_sample::Format);
+pub struct Fmt {
+    format: fulcrum_sample::Format,
+    /// The text, when the string is only text (`set-header X-Forwarded-Proto http`): what
+    /// rendering it gives, written without an evaluation.
+    literal: Option<Box<[u8]>>,
+}
 
 impl Fmt {
     pub fn parse(s: &str) -> Result<Fmt, String> {
-        fulcrum_sample::compile_format(s)
-            .map(Fmt)
-            .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))
+        let format = fulcrum_sample::compile_format(s)
+            .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))?;
+        let literal = format
+            .nodes
+            .iter()
+            .try_fold(Vec::new(), |mut text, n| match n {
+                fulcrum_sample::logformat::Node::Lit(l) => {
+                    text.extend_from_slice(l);
+                    Some(text)
+                }
+                _ => None,
+            })
+            .map(Vec::into_boxed_slice);
+        Ok(Fmt { format, literal })
+    }
+
+    /// The string's text when it is only text (no sample, no `%` variable).
+    pub fn literal(&self) -> Option<&[u8]> {
+        self.literal.as_deref()
     }
 
     pub fn render(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>) {
+        if let Some(l) = &self.literal {
+            out.extend_from_slice(l);
+            return;
+        }
         // A missing value is empty in header values and bodies (HAProxy writes `-` only in
         // logs), and `+Q` quotes no sample there (as haproxy 2.6); the `%` variables are the
         // log line's, with what the stream knows now (`crate::rule_facts`).
-        self.0
-            .render_value_flagged(env, &mut |name, f, out| env.var_flagged(name, f, out), out);
+        self.format.render_value_flagged(
+            env,
+            &mut |name, f, out| env.var_flagged(name, f, out),
+            out,
+        );
     }
 
     /// [`Fmt::render`] lent to `with` instead of written: one sample expression's string
     /// (a header value, a map's value) is lent without a copy. `with` must not read or set a
     /// variable nor change a map.
     pub fn lend(&self, env: &HttpEnv<'_>, with: &mut dyn FnMut(&[u8])) {
-        self.0
+        if let Some(l) = &self.literal {
+            return with(l);
+        }
+        self.format
             .lend_value(env, &mut |name, f, out| env.var_flagged(name, f, out), with);
     }
 
     /// [`Fmt::render`] for a part of an answer the proxy makes (`return`, `deny` with a
     /// response): `%ST` is that answer's status, as haproxy 2.6 sets it before rendering.
     pub fn render_answer(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>, status: u16) {
-        self.0.render_value_flagged(
+        self.format.render_value_flagged(
             env,
             &mut |name, f, out| {
                 if name == "ST" {
@@ -284,9 +315,11 @@ impl<'a> Env<'a> {
     /// [`Situation::view`]).
     pub fn situation(&self) -> Situation<'_> {
         let (src, dst) = self.moved.get(self.src, self.dst);
-        let mut env = Situation::new(src, dst)
-            .with_counters(self.counters)
-            .with_tls(self.tls.as_deref());
+        // filled in place: the builder methods move the whole struct at each step (~100
+        // instructions a chain)
+        let mut env = Situation::new(src, dst);
+        env.counters = self.counters;
+        env.tls = self.tls.as_deref();
         env.unique_id = self.unique_id.as_deref();
         env.captures = self.capture_slots;
         env.shared_samples = self.captures.as_deref();
@@ -295,7 +328,8 @@ impl<'a> Env<'a> {
         env.proxy_auth = self.proxy_request;
         env.priority = self.knobs.priority().unwrap_or((0, 0));
         env.facts = self.facts;
-        env.at(self.place)
+        env.place = self.place;
+        env
     }
 }
 
@@ -330,17 +364,24 @@ pub fn apply(
                 None => req.remove_name(n),
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
-                scratch.clear();
-                f.render(scratch, &view.of(Some(req), res.as_deref()));
+                // a value that is only text is written as it is, not rendered
+                let value: &[u8] = match f.literal() {
+                    Some(l) => l,
+                    None => {
+                        scratch.clear();
+                        f.render(scratch, &view.of(Some(req), res.as_deref()));
+                        scratch
+                    }
+                };
                 let set = matches!(rule.action, Action::SetHeader(..));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
                     None => req,
                 };
                 if set {
-                    target.set_name(n, scratch);
+                    target.set_name(n, value);
                 } else {
-                    target.append_name(n, scratch);
+                    target.append_name(n, value);
                 }
             }
             Action::Return(r) => {
@@ -514,8 +555,41 @@ mod tests {
             String::from_utf8_lossy(&out),
             "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"
         );
+        assert_eq!(f.literal(), None);
         // What is not a variable or an expression is refused, never sent as text.
         assert!(Fmt::parse("%x").is_err());
         assert!(Fmt::parse("%[url").is_err());
+    }
+
+    #[test]
+    fn text_only_values_are_their_rendered_text() {
+        let mut m = Message::new();
+        let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
+        let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
+        let situation = Situation::new(src, src);
+        let env = situation.view(Some(&m), None);
+        for (text, lit) in [
+            ("http", Some(&b"http"[..])),
+            ("100%% sure", Some(&b"100% sure"[..])),
+            ("", Some(&b""[..])),
+            ("a %[path]", None),
+            ("%ci", None),
+        ] {
+            let f = Fmt::parse(text).expect("compiles");
+            assert_eq!(f.literal(), lit, "{text}");
+            // what rendering the format itself gives
+            let mut rendered = Vec::new();
+            f.format.render_value_flagged(
+                &env,
+                &mut |name, fl, out| env.var_flagged(name, fl, out),
+                &mut rendered,
+            );
+            let mut out = Vec::new();
+            f.render(&mut out, &env);
+            assert_eq!(out, rendered, "{text}");
+            let mut lent = Vec::new();
+            f.lend(&env, &mut |b| lent.extend_from_slice(b));
+            assert_eq!(lent, rendered, "{text}");
+        }
     }
 }

@@ -259,10 +259,7 @@ fn value<'a>(m: &'a Message, name: &'a [u8], split: bool, occ: Option<i64>) -> O
         // the last value: the last field's text after its last comma (what splitting every
         // field and keeping the last token gives, without the scan)
         let line = m.last_header(name)?;
-        let token = line
-            .iter()
-            .rposition(|&b| b == b',')
-            .map_or(line, |c| &line[c + 1..]);
+        let token = crate::http::message::last_comma(line).map_or(line, |c| &line[c + 1..]);
         Some(crate::http::message::trim(token))
     } else if split {
         let tokens = m

@@ -128,9 +128,12 @@ pub(super) fn any_value(
     if name.eq_ignore_ascii_case(b"connection") {
         values(m, name, split).into_iter().any(each)
     } else if split {
-        m.headers(name)
-            .flat_map(|line| line.split(|&b| b == b',').map(crate::http::message::trim))
-            .any(each)
+        use crate::http::message::{last_comma, trim};
+        // a line without a comma (most) is one value: no split
+        m.headers(name).any(|line| match last_comma(line) {
+            None => each(trim(line)),
+            Some(_) => line.split(|&b| b == b',').map(trim).any(&mut *each),
+        })
     } else {
         m.headers(name).any(each)
     }
