@@ -195,7 +195,7 @@ impl Sink {
                 }
                 None => {
                     let head = convert::response_head(res, carried);
-                    let _ = cell.set(head.headers().clone());
+                    let _ = cell.set(owned(head.headers()));
                     head
                 }
             },
@@ -208,6 +208,20 @@ impl Sink {
         self.out.start(send, body);
         Ok(())
     }
+}
+
+/// A copy of `map` kept as long as an answer (`response::H2Fields`): its values in
+/// allocations of their own, not pieces of the thread's block (`values`) they would keep
+/// alive.
+fn owned(map: &http::HeaderMap) -> http::HeaderMap {
+    let mut own = http::HeaderMap::with_capacity(map.len());
+    for (name, value) in map {
+        if let Ok(mut v) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            v.set_sensitive(value.is_sensitive());
+            own.append(name.clone(), v);
+        }
+    }
+    own
 }
 
 /// The answer's `content-length` (its first value), as `str::parse::<u64>` reads it: the
