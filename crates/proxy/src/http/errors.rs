@@ -239,7 +239,8 @@ pub fn user_page(raw: &[u8]) -> Result<Page, String> {
         return Ok(None);
     }
     match Response::from_http1(raw) {
-        Some(r) => Ok(Some(Arc::new(r))),
+        // Read once, sent many times.
+        Some(r) => Ok(Some(Arc::new(r.fixed()))),
         None => {
             Err("not an HTTP response (a status line and fields ending with an empty line)".into())
         }

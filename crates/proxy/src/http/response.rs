@@ -7,14 +7,41 @@
 //! DATA frames). It is never written as HTTP/1 bytes to be parsed back. The only parse is of
 //! a user's file (`errorfile`, `return errorfile`), once, when the configuration is read
 //! ([`Response::from_http1`]), as HAProxy turns its error files into HTX at start-up.
+//!
+//! An answer made once and sent many times (a rule's static `return`: [`Response::fixed`])
+//! also keeps its fields as an HTTP/2 map, made the first time it goes to an HTTP/2 client
+//! ([`H2Fields`]): each later answer clones the map, no field name parsed nor value copied.
 
 use super::message::{Message, Version};
 use bytes::Bytes;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Default)]
 pub struct Response {
     pub head: Message,
     pub body: Bytes,
+    /// The head's fields as HTTP/2 sends them, for an answer sent many times.
+    pub h2: H2Fields,
+}
+
+/// The fields of a [`Response::fixed`] answer as an HTTP/2 map, made once (by the HTTP/2 edge,
+/// the first time the answer goes to an HTTP/2 client). Only a hint: the edge sends the map
+/// only while it holds exactly the head's fields. A copy of the answer (which may be changed,
+/// as `http-after-response` does) starts without one; an answer made per request has none.
+#[derive(Debug, Default)]
+pub struct H2Fields(Option<Box<OnceLock<http::HeaderMap>>>);
+
+impl Clone for H2Fields {
+    fn clone(&self) -> Self {
+        H2Fields(None)
+    }
+}
+
+impl H2Fields {
+    /// Where the map is kept, for an answer sent many times (`None` otherwise).
+    pub fn cell(&self) -> Option<&OnceLock<http::HeaderMap>> {
+        self.0.as_deref()
+    }
 }
 
 /// Whether the HTTP/1 writer adds `connection: close` (when the head has no `connection`
@@ -42,7 +69,15 @@ impl Response {
         Response {
             head,
             body: Bytes::new(),
+            h2: H2Fields::default(),
         }
+    }
+
+    /// The same answer, to be sent many times as it is (a rule's static `return`): its HTTP/2
+    /// fields are kept once made ([`H2Fields`]).
+    pub fn fixed(mut self) -> Response {
+        self.h2 = H2Fields(Some(Box::default()));
+        self
     }
 
     /// Appends a header field.
@@ -76,6 +111,7 @@ impl Response {
         Some(Response {
             head,
             body: Bytes::copy_from_slice(&raw[n..]),
+            h2: H2Fields::default(),
         })
     }
 

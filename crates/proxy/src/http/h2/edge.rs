@@ -24,6 +24,7 @@
 use super::convert;
 use super::frames::{DataIn, DataOut, OutBody};
 use crate::http::message::Message;
+use crate::http::response::Response;
 use crate::stream::{ClientStream, PeekRead, TlsInfo};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -31,7 +32,7 @@ use h2::RecvStream;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -81,7 +82,14 @@ impl H2Edge {
 
     /// Sends the response head from the neutral head `res` (the body follows as writes).
     pub fn send_head(&mut self, res: &Message) -> io::Result<()> {
-        self.sink.send_head(res)
+        self.sink.send_head(res, None)
+    }
+
+    /// Sends the head of an answer the proxy made (`http::response`): as [`H2Edge::send_head`],
+    /// its fields the map kept with the answer when it is one sent many times (made here the
+    /// first time: `response::H2Fields`).
+    pub fn send_answer_head(&mut self, res: &Response) -> io::Result<()> {
+        self.sink.send_head(&res.head, res.h2.cell())
     }
 
     /// The client's request head as received (for an HTTP/2 server: sent on as it is if the
@@ -150,7 +158,12 @@ fn broken() -> io::Error {
 }
 
 impl Sink {
-    fn send_head(&mut self, res: &Message) -> io::Result<()> {
+    /// `kept`: where an answer sent many times keeps its HTTP/2 fields (`response::H2Fields`).
+    fn send_head(
+        &mut self,
+        res: &Message,
+        kept: Option<&OnceLock<http::HeaderMap>>,
+    ) -> io::Result<()> {
         if self.out.started() {
             return Err(io::Error::other("response head sent twice"));
         }
@@ -170,13 +183,45 @@ impl Sink {
         // A server's answer carried: its fields go as they are if `res` still holds them; a
         // request's map holds the answer's fields.
         let carried = self.carried.take().map(|c| c.fields);
+        let head = match kept {
+            // Its fields as made the first time: sent as they are while `res` holds them
+            // (`convert::response_head`); the received head's map goes back to the thread's.
+            Some(cell) => match cell.get() {
+                Some(fields) => {
+                    if let Some(map) = carried {
+                        super::maps::give(map);
+                    }
+                    convert::response_head(res, Some(fields.clone()))
+                }
+                None => {
+                    let head = convert::response_head(res, carried);
+                    let _ = cell.set(owned(head.headers()));
+                    head
+                }
+            },
+            None => convert::response_head(res, carried),
+        };
         let send = self
             .respond
-            .send_response(convert::response_head(res, carried), end_now)
+            .send_response(head, end_now)
             .map_err(|_| broken())?;
         self.out.start(send, body);
         Ok(())
     }
+}
+
+/// A copy of `map` kept as long as an answer (`response::H2Fields`): its values in
+/// allocations of their own, not pieces of the thread's block (`values`) they would keep
+/// alive.
+fn owned(map: &http::HeaderMap) -> http::HeaderMap {
+    let mut own = http::HeaderMap::with_capacity(map.len());
+    for (name, value) in map {
+        if let Ok(mut v) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            v.set_sensitive(value.is_sensitive());
+            own.append(name.clone(), v);
+        }
+    }
+    own
 }
 
 /// The answer's `content-length` (its first value), as `str::parse::<u64>` reads it: the

@@ -37,8 +37,10 @@ fn stream_future_is_small() {
     // connection moved out of its box); 6,432 since. The rest is mostly the exchange with an
     // HTTP/1 server and the response rules. Session 22: 6,712 (the received head kept for
     // passing on unchanged, 224 bytes; each head's 8-byte summary of its header names).
+    // Session 26: 6,728 (a proxy's answer held across an await, `after_local_answer`'s copy,
+    // carries the pointer to its kept HTTP/2 fields: `response::H2Fields`).
     assert!(
-        stream <= 6_720,
+        stream <= 6_728,
         "an HTTP/2 stream's future is {stream} bytes"
     );
 }

@@ -69,12 +69,9 @@ pub fn compile(
             .iter()
             .map(|(n, v)| (n.clone().into_bytes(), v.clone().into_bytes()))
             .collect();
-        return Ok(Reply::Static(Arc::new(layout(
-            status,
-            content_type,
-            &headers,
-            bytes,
-        ))));
+        return Ok(Reply::Static(Arc::new(
+            layout(status, content_type, &headers, bytes).fixed(),
+        )));
     }
     let headers = headers
         .iter()

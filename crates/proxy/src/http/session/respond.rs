@@ -48,7 +48,7 @@ impl<C: ClientStream> Session<C> {
         };
         let t = self.fe.timeouts.client;
         if let Some(edge) = super::h2_edge(&mut self.client) {
-            if edge.send_head(&resp.head).is_err() {
+            if edge.send_answer_head(resp).is_err() {
                 return Err(sent);
             }
             if part == Part::Whole && !resp.body.is_empty() {

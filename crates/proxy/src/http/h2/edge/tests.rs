@@ -100,6 +100,43 @@ async fn a_local_answer_goes_from_its_neutral_head_and_interim_answers_go_first(
     assert_eq!(got, b"no!");
 }
 
+/// An answer sent many times (`Response::fixed`: a static `return`) keeps the HTTP/2 fields
+/// made for its first stream and sends them again; a change to its head is still sent (the
+/// kept fields are a hint), and a copy of it keeps none.
+#[tokio::test]
+async fn a_fixed_answer_keeps_its_fields_for_the_next_streams() {
+    let mut page = crate::http::response::Response::new(200, b"OK")
+        .field(b"content-length", b"2")
+        .field(b"content-type", b"text/plain")
+        .body(&b"ok"[..])
+        .fixed();
+    assert!(page.clone().h2.cell().is_none(), "a copy keeps none");
+    assert!(page.h2.cell().and_then(|c| c.get()).is_none());
+    let fields = |h: &http::HeaderMap| -> Vec<(String, String)> {
+        h.iter()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+            .collect()
+    };
+    let want = [("content-length", "2"), ("content-type", "text/plain")]
+        .map(|(n, v)| (n.to_string(), v.to_string()));
+    for _ in 0..2 {
+        let (mut edge, _req, _, resp, _c) = stream(get("/"), None).await;
+        edge.send_answer_head(&page).expect("head");
+        let resp = resp.await.expect("response");
+        assert_eq!(fields(resp.headers()), want);
+        let kept = page.h2.cell().and_then(|c| c.get()).expect("kept");
+        assert_eq!(fields(kept), want);
+    }
+    page.head.set_value_at(1, b"text/html");
+    let (mut edge, _req, _, resp, _c) = stream(get("/"), None).await;
+    edge.send_answer_head(&page).expect("head");
+    let resp = resp.await.expect("response");
+    assert_eq!(
+        resp.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"text/html"[..])
+    );
+}
+
 #[tokio::test]
 async fn a_body_of_unknown_length_is_read_as_chunks() {
     let post = http::Request::post("http://a.test/up")
