@@ -86,7 +86,9 @@ pub fn serve<C: ClientStream>(
     }
 }
 
-/// Where the phases before the exchange leave a session.
+/// Where the phases before the exchange leave a session. (Returned once, and its exchange
+/// moved into the session's future at once: a box would be one more allocation.)
+#[allow(clippy::large_enum_variant)]
 enum Step<C> {
     /// It ended (logged), or its stream was made HTTP (`switch_mode`).
     Over(Option<Upgrade<C>>),
@@ -124,7 +126,7 @@ async fn setup<C: ClientStream>(
     let tls_info = client.tls().cloned();
     let at_fe = crate::place::Place {
         conn: facts,
-        ..crate::place::Place::at(&fe)
+        ..crate::place::Place::at(fe)
     };
     // The log line's facts for rule values that read them (`%t %b %s %Tw`...: `rule_facts`).
     let rule_facts = fulcrum_sample::logformat::rule_facts_read().then(|| {
@@ -163,7 +165,7 @@ async fn setup<C: ClientStream>(
             && crate::payload::hello_may_change(&ins.channel());
         // Entries tracked per request: a stream made HTTP releases them as its first
         // request ends (HAProxy's stream ends there); a TCP session keeps them to its end.
-        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, true, &moved) {
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, true, moved) {
             Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
             _ => ins.more(&mut client).await,
         }
@@ -201,7 +203,7 @@ async fn setup<C: ClientStream>(
         .with_facts(lf)
         .at(Some(&at_fe));
     let ctx = seen.view(ins.request(), None);
-    let Some(be) = crate::route::backend_for(&fe, &ctx) else {
+    let Some(be) = crate::route::backend_for(fe, &ctx) else {
         return log(Done {
             backend: None,
             server: None,
@@ -232,7 +234,7 @@ async fn setup<C: ClientStream>(
             let at_be = crate::place::Place {
                 be: Some(&be),
                 conn: facts,
-                ..crate::place::Place::at(&fe)
+                ..crate::place::Place::at(fe)
             };
             let seen = crate::http::sample_env::Situation::new(peer, local)
                 .with_counters(counters)
@@ -241,7 +243,7 @@ async fn setup<C: ClientStream>(
                 .with_facts(lf)
                 .at(Some(&at_be));
             let ctx = seen.view(ins.request(), None);
-            match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
+            match crate::tcp_rules::decide(rules, &ctx, false, moved) {
                 Some(v) => break v,
                 None => ins.more(&mut client).await,
             }
@@ -258,7 +260,7 @@ async fn setup<C: ClientStream>(
     // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
     // then the sample-keyed rules: conditions, `table T`, other samples).
     let view = crate::tcp_stick::View {
-        fe: &fe,
+        fe,
         be: &be,
         track: track.as_deref(),
         addrs: (peer, local),
@@ -284,7 +286,7 @@ async fn setup<C: ClientStream>(
     let t_connect = Instant::now();
     let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
-    let (idle, idle_end) = idle_limit(&fe, &be);
+    let (idle, idle_end) = idle_limit(fe, &be);
     // Phase: opening, until the server's first byte: a server that resets before answering
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
     let mut kept = ins.kept;
@@ -412,7 +414,7 @@ async fn setup<C: ClientStream>(
             srv: Some(assigned.server()),
             conn: facts,
             bc_src: ses.source(),
-            ..crate::place::Place::at(&fe)
+            ..crate::place::Place::at(fe)
         };
         if let Some(f) = lf {
             f.response(crate::http::sample_env::ResponseFacts {

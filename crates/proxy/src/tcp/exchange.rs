@@ -45,6 +45,7 @@ impl<C: ClientStream> Exchange<C> {
     /// An `async` block, not an `async fn`: the function's future would hold `self` twice (as
     /// its argument, and as the local the body binds it to), the block holds it once, used
     /// in place (its fields are not bound to locals before the last await either).
+    #[allow(clippy::manual_async_fn)] // the `async fn` it suggests holds `self` twice
     pub fn run(mut self) -> impl std::future::Future<Output = Option<Upgrade<C>>> {
         async move {
             let none = Lent::default();
