@@ -4,7 +4,8 @@
 #
 # `write_configs DIR` writes DIR/plain.cfg (`option httplog`), DIR/rules.cfg (20
 # `http-request` rules, a 100-entry map in `use_backend`, a custom `log-format`),
-# DIR/bare.cfg (bench/proxy/run.sh's HTTP config: no log, no rule) and DIR/hosts.map, for a proxy on 127.0.0.1:$PORT in front of a server on $NGINX_PORT,
+# DIR/bare.cfg (bench/proxy/run.sh's HTTP config: no log, no rule), DIR/tcp.cfg (bare.cfg in
+# `mode tcp`) and DIR/hosts.map, for a proxy on 127.0.0.1:$PORT in front of a server on $NGINX_PORT,
 # logging to 127.0.0.1:$LOG_PORT.
 
 write_nginx_conf() {
@@ -71,6 +72,8 @@ backend app
   mode http
   server n1 127.0.0.1:$NGINX_PORT
 CFG
+# bare.cfg's proxy in TCP mode (bench/proxy/run.sh's TCP row): bytes forwarded, no HTTP parsing
+sed 's/mode http/mode tcp/' "$WORK/bare.cfg" > "$WORK/tcp.cfg"
 { common; cat <<CFG
 frontend web
   bind 127.0.0.1:$PORT

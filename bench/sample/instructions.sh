@@ -7,7 +7,7 @@
 #   bench/sample/instructions.sh FULCRUM_BINARY        # fulcrum only
 #   HAPROXY=1 bench/sample/instructions.sh FULCRUM_BINARY   # and haproxy on the same configs
 #   OUT=/tmp/cg bench/sample/instructions.sh BIN        # keep the dumps for callgrind_annotate
-#   CONFIGS="bare plain" bench/sample/instructions.sh BIN  # these configs, one row each
+#   CONFIGS="bare plain tcp" bench/sample/instructions.sh BIN  # these configs, one row each
 #     (bare: bench/proxy/run.sh's HTTP config, no log and no rule: the plain HTTP/1 path)
 #
 # Each proxy runs under `valgrind --tool=callgrind` with one thread; after $WARM keep-alive

@@ -9,7 +9,6 @@ use crate::backend::{Backend, Hints};
 use crate::buf_pool::Lent;
 use crate::connect::ServerConn;
 use crate::farm::Retries;
-use crate::logline::{Entry, Timers};
 use crate::observe::ServerEvent;
 use crate::opening::Opening;
 use crate::server::ServerRt;
@@ -17,11 +16,18 @@ use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::switch_mode::Upgrade;
 use crate::termination::Termination;
-use crate::tunnel::{tunnel, Side, Tunnel, TunnelEnd};
+use crate::tunnel::{Side, Tunnel, TunnelEnd};
+use exchange::Exchange;
+use session::Session;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
+
+mod exchange;
+mod session;
+#[cfg(test)]
+mod size_tests;
 
 /// What the log line of a TCP session says.
 struct Done<'a> {
@@ -54,55 +60,64 @@ fn rejected(backend: Option<&Backend>, inspected: u64) -> Done<'_> {
 
 /// Serves one `mode tcp` connection; a stream its content rules made HTTP (`switch-mode
 /// http`) is handed back for the HTTP session (`switch_mode`).
-pub async fn serve<C: ClientStream>(
+///
+/// The phases before the exchange run in a box of their own, freed once the server answered:
+/// their state (inspection, connect and retries, opening, response rules: some KB) is not
+/// part of the future an established session holds for as long as it lives, idle most of
+/// the time (memory per idle connection: `size_tests`). One allocation per connection.
+pub fn serve<C: ClientStream>(
+    fe: Arc<Frontend>,
+    client: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    track: Option<Arc<crate::track::Tracking>>,
+) -> impl std::future::Future<Output = Option<Upgrade<C>>> {
+    // Boxed here, not in the block: an `async fn`'s arguments stay in its future for as long
+    // as it lives; the block holds the box's pointer.
+    let setup = Box::pin(setup(fe, client, peer, local, track));
+    async move {
+        // Bound before its await: a `match` on the boxed call would keep the `Step`
+        // temporary's room beside the exchange's.
+        let x = match setup.await {
+            Step::Over(up) => return up,
+            Step::Exchange(x) => x,
+        };
+        x.run().await
+    }
+}
+
+/// Where the phases before the exchange leave a session. (Returned once, and its exchange
+/// moved into the session's future at once: a box would be one more allocation.)
+#[allow(clippy::large_enum_variant)]
+enum Step<C> {
+    /// It ended (logged), or its stream was made HTTP (`switch_mode`).
+    Over(Option<Upgrade<C>>),
+    /// Connected to a server that answered (or to which the opening committed): the byte
+    /// exchange is next.
+    Exchange(Exchange<C>),
+}
+
+/// Accept → route → persistence → connect → opening → response rules: the session up to its
+/// exchange (`serve`).
+async fn setup<C: ClientStream>(
     fe: Arc<Frontend>,
     mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
     track: Option<Arc<crate::track::Tracking>>,
-) -> Option<Upgrade<C>> {
+) -> Step<C> {
     let counted = crate::counters::SessionGuard::start(&fe.counters);
-    let accepted = Instant::now();
-    // `%Th`: the PROXY header and TLS handshake before this session (`%Tt` counts it).
-    let handshake = crate::logline::handshake();
-    let accept_wall = SystemTime::now()
-        .checked_sub(handshake)
-        .unwrap_or_else(SystemTime::now);
     let tls = client.tls().cloned();
-    // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
-    // routing, persistence and the server connection see them).
-    let moved = crate::tcp_rules::Moved::default();
-    // `tcp-request content capture` slots (`%hr`)
-    let samples = fe.captures.has_samples().then(|| fe.captures.new_samples());
-    // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
-    let rt = crate::logline::next_request();
-    let source = std::sync::Mutex::new(None);
+    let ses = Session::new(fe, (peer, local), tls, track);
+    let fe = &ses.fe;
+    let track = &ses.track;
+    let moved = &ses.moved;
     // The client connection's facts (`so_*`, `fc_*`), when the configuration reads them.
     let facts = track.as_deref().and_then(|t| t.conn());
-    // `%bq`: the session's position in its backend's queue, once it has a server.
-    let queue_pos = std::sync::atomic::AtomicU32::new(0);
-    // `option logasap`: logged once the server connection is made, not at the end.
-    let logged = std::sync::atomic::AtomicBool::new(false);
-    // Logs the session's end (nothing is handed over: `None`).
-    let log = |d: Done<'_>| -> Option<Upgrade<C>> {
-        if !logged.load(Ordering::Relaxed) {
-            let (peer, local) = moved.get(peer, local);
-            log_tcp(
-                &fe,
-                (peer, local, tls.as_deref()),
-                accept_wall,
-                accepted.elapsed(),
-                &d,
-                (source.lock().ok().and_then(|s| *s), rt, false, handshake),
-                (
-                    track.as_deref(),
-                    queue_pos.load(Ordering::Relaxed),
-                    &moved,
-                    samples.as_ref(),
-                ),
-            )
-        }
-        None
+    // Logs the session's end (nothing is handed over).
+    let log = |d: Done<'_>| -> Step<C> {
+        ses.log_end(&d);
+        Step::Over(None)
     };
     // Phase: inspect: `tcp-request content` rules (`tcp_inspect`), waiting within
     // `tcp-request inspect-delay` while one reads data that has not arrived; a routing that
@@ -111,22 +126,22 @@ pub async fn serve<C: ClientStream>(
     let tls_info = client.tls().cloned();
     let at_fe = crate::place::Place {
         conn: facts,
-        ..crate::place::Place::at(&fe)
+        ..crate::place::Place::at(fe)
     };
     // The log line's facts for rule values that read them (`%t %b %s %Tw`...: `rule_facts`).
     let rule_facts = fulcrum_sample::logformat::rule_facts_read().then(|| {
         let waits = crate::logline::Waits {
             idle: Duration::ZERO,
-            handshake,
+            handshake: ses.handshake,
         };
         crate::rule_facts::RuleFacts::new(
             fe.mode,
             &fe.name,
             &fe.conns,
             fe.log.as_ref(),
-            accept_wall,
+            ses.accept_wall,
             waits,
-            rt,
+            ses.rt,
         )
         .with_tls(tls_info.as_deref())
     });
@@ -150,13 +165,13 @@ pub async fn serve<C: ClientStream>(
             && crate::payload::hello_may_change(&ins.channel());
         // Entries tracked per request: a stream made HTTP releases them as its first
         // request ends (HAProxy's stream ends there); a TCP session keeps them to its end.
-        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, true, &moved) {
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, true, moved) {
             Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
             _ => ins.more(&mut client).await,
         }
     };
     moved.sock.apply(&client);
-    moved.captures_into(samples.as_ref());
+    moved.captures_into(ses.samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None, ins.kept.len() as u64));
     }
@@ -167,7 +182,7 @@ pub async fn serve<C: ClientStream>(
         kept,
         addrs: moved.get(peer, local),
         counted,
-        accepted: accepted.into(),
+        accepted: ses.accepted.into(),
         inspected: crate::switch_mode::Inspected {
             captures,
             priority: moved.priority(),
@@ -177,7 +192,7 @@ pub async fn serve<C: ClientStream>(
     };
     if moved.switch_http.load(Ordering::Relaxed) {
         // `switch-mode http`: HTTP from here, the bytes read so far first (`switch_mode`).
-        return Some(upgrade(client, ins.kept, counted, samples));
+        return Step::Over(Some(upgrade(client, ins.kept, counted, ses.samples)));
     }
     // Phase: route (`use_backend` on what the inspection read).
     let (now_peer, now_local) = moved.get(peer, local);
@@ -188,7 +203,7 @@ pub async fn serve<C: ClientStream>(
         .with_facts(lf)
         .at(Some(&at_fe));
     let ctx = seen.view(ins.request(), None);
-    let Some(be) = crate::route::backend_for(&fe, &ctx) else {
+    let Some(be) = crate::route::backend_for(fe, &ctx) else {
         return log(Done {
             backend: None,
             server: None,
@@ -203,7 +218,7 @@ pub async fn serve<C: ClientStream>(
     if be.mode == fulcrum_config::model::Mode::Http {
         // A `mode http` backend: the stream is HTTP from here (HAProxy 2.6's implicit
         // upgrade); the HTTP session routes each request again and runs the rules.
-        return Some(upgrade(client, ins.kept, counted, samples));
+        return Step::Over(Some(upgrade(client, ins.kept, counted, ses.samples)));
     }
     // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
@@ -219,7 +234,7 @@ pub async fn serve<C: ClientStream>(
             let at_be = crate::place::Place {
                 be: Some(&be),
                 conn: facts,
-                ..crate::place::Place::at(&fe)
+                ..crate::place::Place::at(fe)
             };
             let seen = crate::http::sample_env::Situation::new(peer, local)
                 .with_counters(counters)
@@ -228,13 +243,13 @@ pub async fn serve<C: ClientStream>(
                 .with_facts(lf)
                 .at(Some(&at_be));
             let ctx = seen.view(ins.request(), None);
-            match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
+            match crate::tcp_rules::decide(rules, &ctx, false, moved) {
                 Some(v) => break v,
                 None => ins.more(&mut client).await,
             }
         };
         moved.sock.apply(&client);
-        moved.captures_into(samples.as_ref());
+        moved.captures_into(ses.samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref()), ins.kept.len() as u64));
         }
@@ -245,7 +260,7 @@ pub async fn serve<C: ClientStream>(
     // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
     // then the sample-keyed rules: conditions, `table T`, other samples).
     let view = crate::tcp_stick::View {
-        fe: &fe,
+        fe,
         be: &be,
         track: track.as_deref(),
         addrs: (peer, local),
@@ -271,7 +286,7 @@ pub async fn serve<C: ClientStream>(
     let t_connect = Instant::now();
     let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
-    let (idle, idle_end) = idle_limit(&fe, &be);
+    let (idle, idle_end) = idle_limit(fe, &be);
     // Phase: opening, until the server's first byte: a server that resets before answering
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
     let mut kept = ins.kept;
@@ -289,7 +304,7 @@ pub async fn serve<C: ClientStream>(
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
             Ok(v) => {
-                queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
+                ses.queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
                 retries.add(v.0.retries);
                 v
             }
@@ -332,7 +347,7 @@ pub async fn serve<C: ClientStream>(
             ServerConn::H2(_) => Opening::Idle { sent: 0 },
         };
         if wants_source {
-            if let Ok(mut s) = source.lock() {
+            if let Ok(mut s) = ses.source.lock() {
                 *s = server.local_addr();
             }
         }
@@ -376,30 +391,16 @@ pub async fn serve<C: ClientStream>(
     }
     crate::http::persist::stick_store(&be, &stick_keys, assigned.index);
     if fe.options.log.logasap {
-        logged.store(true, Ordering::Relaxed);
-        log_tcp(
-            &fe,
-            (peer, local, tls.as_deref()),
-            accept_wall,
-            accepted.elapsed(),
-            &Done {
-                backend: Some(&be),
-                server: Some(assigned.server()),
-                queue: Some(waited),
-                connect: Some(tc),
-                bytes: 0,
-                bytes_in: sent,
-                term: Termination::NORMAL,
-                retries,
-            },
-            (source.lock().ok().and_then(|s| *s), rt, true, handshake),
-            (
-                track.as_deref(),
-                queue_pos.load(Ordering::Relaxed),
-                &moved,
-                samples.as_ref(),
-            ),
-        );
+        ses.log_asap(&Done {
+            backend: Some(&be),
+            server: Some(assigned.server()),
+            queue: Some(waited),
+            connect: Some(tc),
+            bytes: 0,
+            bytes_in: sent,
+            term: Termination::NORMAL,
+            retries,
+        });
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes. Their
     // `set-log-level` leaves a TCP session's line as it is (haproxy 2.6, measured): what
@@ -412,15 +413,15 @@ pub async fn serve<C: ClientStream>(
             be: Some(&be),
             srv: Some(assigned.server()),
             conn: facts,
-            bc_src: source.lock().ok().and_then(|s| *s),
-            ..crate::place::Place::at(&fe)
+            bc_src: ses.source(),
+            ..crate::place::Place::at(fe)
         };
         if let Some(f) = lf {
             f.response(crate::http::sample_env::ResponseFacts {
                 queue: Some(waited),
                 connect: Some(tc),
-                source: source.lock().ok().and_then(|s| *s),
-                queue_pos: queue_pos.load(Ordering::Relaxed),
+                source: ses.source(),
+                queue_pos: ses.queue_pos.load(Ordering::Relaxed),
                 ..Default::default()
             });
         }
@@ -504,8 +505,8 @@ pub async fn serve<C: ClientStream>(
     } else {
         first
     };
-    // Phase: exchange.
-    let t = Tunnel {
+    // Phase: exchange (`exchange`), in the caller's small future.
+    let tunnel = Tunnel {
         idle,
         client_fin: fe.timeouts.client_fin,
         server_fin: be.timeouts.server_fin,
@@ -515,45 +516,20 @@ pub async fn serve<C: ClientStream>(
             crate::splice::TUNNEL_DEFAULT,
         ),
     };
-    let none = Lent::default();
-    // Compiled once per kind of server connection (TCP, unix).
-    let (up, down, end) = match &mut server {
-        ServerConn::Tcp(s) => tunnel(&mut client, none, s, shown, &t).await,
-        ServerConn::Unix(s) => tunnel(&mut client, none, s, shown, &t).await,
-        ServerConn::Tls(s) => tunnel(&mut client, none, &mut **s, shown, &t).await,
-        ServerConn::H2(_) => (0, 0, TunnelEnd::Error(Side::Server)),
-    };
-    let up = up + sent;
-    if let Some(t) = &track {
-        t.bytes(up, down);
-    }
-    let term = match end {
-        TunnelEnd::Timeout => idle_end,
-        end => end.termination(),
-    };
-    // Phase: count and log.
-    let srv = assigned.server().clone();
-    crate::record::tcp(
-        &fe.counters,
-        Some(&be.counters),
-        Some(&srv.counters),
-        up,
-        down,
-        term,
-        Some(waited),
-        Some(tc),
-        accepted.elapsed(),
-    );
-    drop(assigned);
-    log(Done {
-        backend: Some(&be),
-        server: Some(&srv),
-        queue: Some(waited),
-        connect: Some(tc),
-        bytes: down,
-        bytes_in: up,
-        term,
+    Step::Exchange(Exchange {
+        ses,
+        counted,
+        client,
+        server,
+        assigned,
+        be,
+        tunnel,
+        shown,
+        sent,
+        waited,
+        tc,
         retries,
+        idle_end,
     })
 }
 
@@ -580,98 +556,4 @@ fn idle_limit(fe: &Frontend, be: &Backend) -> (Option<Duration>, Termination) {
         TunnelEnd::Timeout.termination()
     };
     (limit, end)
-}
-
-fn log_tcp(
-    fe: &Frontend,
-    (peer, local, tls): (SocketAddr, SocketAddr, Option<&crate::stream::TlsInfo>),
-    accept: SystemTime,
-    total: Duration,
-    d: &Done<'_>,
-    (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    (track, bq, moved, samples): (
-        Option<&crate::track::Tracking>,
-        u32,
-        &crate::tcp_rules::Moved,
-        Option<&crate::http::capture::Samples>,
-    ),
-) {
-    let Some(log) = &fe.log else { return };
-    // `option dontlognull`: no line for a session whose client sent no byte, however it
-    // ended (haproxy 2.6 tests the request channel's total); not for `option logasap`'s
-    // line nor the legacy one, which haproxy writes before knowing (at accept).
-    if fe.options.dontlognull && d.bytes_in == 0 && !asap && fe.log_format.is_some() {
-        return;
-    }
-    let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
-    let Some(level) = crate::log_format::level(&fe.options, error) else {
-        return;
-    };
-    // `tcp-request content set-log-level` (8: `silent`, no line)
-    let level = match moved.level() {
-        Some(8) => return,
-        Some(l) => l,
-        None => level,
-    };
-    let place = crate::place::Place {
-        be: d.backend,
-        srv: d.server,
-        conn: track.and_then(|t| t.conn()),
-        vars: track,
-        bc_src: source,
-        bq,
-        bc_gone: !asap,
-        ..crate::place::Place::at(fe)
-    };
-    let taken: Vec<Option<Vec<u8>>> = samples
-        .and_then(|s| s.lock().ok().map(|g| g.clone()))
-        .unwrap_or_default();
-    let entry = Entry {
-        mode: fe.mode,
-        frontend: &fe.name,
-        tls,
-        peer,
-        local,
-        accept,
-        backend: d.backend.map(|b| b.name.as_str()),
-        server: d.server.map(|s| s.name.as_str()),
-        timers: Timers {
-            request: None,
-            queue: d.queue,
-            connect: d.connect,
-            response: None,
-            total,
-        },
-        status: 0,
-        bytes: d.bytes,
-        term: d.term,
-        cookie: *b"--",
-        active: crate::counters::active_connections(),
-        frontend_conns: fe.conns.load(Ordering::Relaxed),
-        retries: d.retries,
-        bytes_in: d.bytes_in,
-        log_count: log.count(),
-        unique_id: None,
-        samples: &taken,
-        server_addr: d.server.and_then(|s| s.fixed_addr()),
-        source,
-        rt,
-        handshake,
-        idle: Duration::ZERO,
-        asap,
-        place: Some(&place),
-        counters: fe.counters(track, fe.own_table.as_ref()),
-        open: false,
-        // `tcp-request content set-priority-class|offset`, logged as haproxy 2.6 does.
-        priority: moved.priority().unwrap_or_default(),
-    };
-    let line = match &fe.log_format {
-        Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),
-        None => entry.connect(),
-    };
-    let sd = log
-        .sd
-        .as_ref()
-        .map(|f| crate::log_format::render(f, &entry, None, None, &fe.captures));
-    log.send_sd(level, &line, sd.as_deref());
 }

@@ -11,6 +11,7 @@ use crate::splice::{Fail, Got, Mode};
 use crate::stream::{ClientStream, PeekRead};
 use crate::termination::{Cause, Phase, Termination};
 use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
@@ -180,8 +181,11 @@ async fn pump_tcp(
         if bulk {
             let mut moved = 0u64;
             let stop = mode == Mode::Auto;
+            // Boxed: its state (a pipe, a timed wait: ~400 bytes) would otherwise be part of
+            // every tunnel's future, spliced or not, for as long as the connection lives; a
+            // splice call moves up to a pipe's worth of bytes for the allocation.
             let r = crate::splice::move_some(src, dst, usize::MAX, stop, (None, None), &mut moved);
-            let r = r.await;
+            let r = Box::pin(r).await;
             if moved > 0 {
                 shared.moved(from, moved);
             }
@@ -286,16 +290,33 @@ pub async fn tunnel<C: ClientStream, S: ClientStream, P: AsRef<[u8]> + Send>(
         moved: [AtomicU64::new(0), AtomicU64::new(0)],
         eof: [AtomicBool::new(false), AtomicBool::new(false)],
     };
+    // The directions are pinned here and lent to `both`: futures passed to it by value
+    // would be laid out twice in this one (as its arguments, and as the pinned locals they
+    // move into), and this future is held for as long as the connection lives.
     // Two plain TCP sockets: readiness, then a read (no `MSG_PEEK` first), splicing or not.
     if let (Some(c), Some(s)) = (client.plain_tcp(), server.plain_tcp()) {
-        let up = pump_tcp(c, s, to_server, &shared, Side::Client, t.splice[0]);
-        let down = pump_tcp(s, c, to_client, &shared, Side::Server, t.splice[1]);
+        let up = pin!(pump_tcp(
+            c,
+            s,
+            to_server,
+            &shared,
+            Side::Client,
+            t.splice[0]
+        ));
+        let down = pin!(pump_tcp(
+            s,
+            c,
+            to_client,
+            &shared,
+            Side::Server,
+            t.splice[1]
+        ));
         return both(up, down, &shared, t).await;
     }
     let (cr, cw) = client.split_halves();
     let (sr, sw) = server.split_halves();
-    let up = pump(cr, sw, to_server, &shared, Side::Client);
-    let down = pump(sr, cw, to_client, &shared, Side::Server);
+    let up = pin!(pump(cr, sw, to_server, &shared, Side::Client));
+    let down = pin!(pump(sr, cw, to_client, &shared, Side::Server));
     both(up, down, &shared, t).await
 }
 
@@ -303,14 +324,12 @@ type Pumped = Result<(), TunnelEnd>;
 
 /// Runs both directions under the idle watchdog and the `*-fin` timeouts.
 async fn both(
-    up: impl Future<Output = Pumped>,
-    down: impl Future<Output = Pumped>,
+    mut up: Pin<&mut impl Future<Output = Pumped>>,
+    mut down: Pin<&mut impl Future<Output = Pumped>>,
     shared: &Shared,
     t: &Tunnel,
 ) -> (u64, u64, TunnelEnd) {
     let dog = watchdog(shared, t.idle);
-    tokio::pin!(up);
-    tokio::pin!(down);
     tokio::pin!(dog);
     // When one direction finishes first, the other continues under the `*-fin` timeout.
     let (mut up_res, mut down_res) = (None, None);
@@ -373,6 +392,29 @@ mod tests {
         let mut got = vec![0u8; n];
         s.read_exact(&mut got).await.expect("read");
         got
+    }
+
+    /// A TCP session's tunnel future is held for as long as the connection lives: its
+    /// directions are laid out once (lent to `both`, not moved into it), a splice's state is
+    /// boxed apart. Measured (debug build): 1112 bytes, a direction 264 (2744 and 560 before).
+    #[test]
+    fn a_tcp_tunnel_future_is_small() {
+        fn returned<A, F: std::future::Future>(_: &impl FnOnce(A) -> F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        type Ends<'a> = (&'a TcpStream, &'a TcpStream, &'a Shared);
+        let pumped = returned(&|(a, b, s): Ends<'_>| {
+            pump_tcp(a, b, Lent::default(), s, Side::Client, Mode::Auto)
+        });
+        type Both<'a> = (&'a mut TcpStream, &'a mut TcpStream, &'a Tunnel);
+        let tunneled =
+            returned(&|(a, b, t): Both<'_>| tunnel(a, Lent::default(), b, Lent::default(), t));
+        eprintln!("TCP tunnel {tunneled} bytes, a direction {pumped}");
+        assert!(pumped <= 300, "a direction's future is {pumped} bytes");
+        assert!(
+            tunneled <= 1200,
+            "a TCP tunnel's future is {tunneled} bytes"
+        );
     }
 
     #[test]

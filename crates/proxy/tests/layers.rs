@@ -295,7 +295,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Module trees that count as one module: pure sub-libraries, the HTTP session with its
-/// phase files (`http/session/*.rs` are methods of the session), and the compiled
+/// phase files (`http/session/*.rs` are methods of the session), the TCP session with its
+/// own (`tcp/*.rs`), and the compiled
 /// configuration with the files that build its parts (`state/*.rs`).
 const COLLAPSED: &[&str] = &[
     "balance",
@@ -311,6 +312,8 @@ const COLLAPSED: &[&str] = &[
     "runtime",
     "track",
     "splice",
+    // The TCP session with its phase files (`tcp/exchange.rs`, its log facts, size guard).
+    "tcp",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
