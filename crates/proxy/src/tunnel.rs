@@ -71,6 +71,9 @@ struct Shared {
     /// When a byte last moved (`clock::monotonic_ns`): per chunk, a clock read without
     /// `Instant`'s checked arithmetic (~80 instructions less each, ~160 per request).
     last: AtomicU64,
+    /// When the watchdog's timer may fire, at the earliest (`clock::monotonic_ns`; `u64::MAX`:
+    /// never): until then it need not be polled.
+    dog_due: AtomicU64,
     /// Bytes each direction delivered so far (client → server, server → client): exact also
     /// when a direction fails or times out.
     moved: [AtomicU64; 2],
@@ -262,11 +265,17 @@ async fn write_all_tcp(s: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
 /// One timer per tunnel, re-armed only when it fires: reads and writes pay no timer cost.
 async fn watchdog(shared: &Shared, idle: Option<Duration>) {
     let Some(d) = idle else {
+        shared.dog_due.store(u64::MAX, Ordering::Relaxed);
         return std::future::pending().await;
     };
     let mut wait = d;
     loop {
-        tokio::time::sleep(wait).await;
+        // Noted before the timer reads the clock: never after the moment it fires.
+        let due = monotonic_ns().saturating_add(wait.as_nanos() as u64);
+        shared.dog_due.store(due, Ordering::Relaxed);
+        // Out of the coop budget: a poll always registers the timer (polls are skipped
+        // until it is due, see `both`).
+        tokio::task::unconstrained(tokio::time::sleep(wait)).await;
         let since = shared.idle_for();
         if since >= d {
             return;
@@ -287,6 +296,7 @@ pub async fn tunnel<C: ClientStream, S: ClientStream, P: AsRef<[u8]> + Send>(
 ) -> (u64, u64, TunnelEnd) {
     let shared = Shared {
         last: AtomicU64::new(monotonic_ns()),
+        dog_due: AtomicU64::new(0),
         moved: [AtomicU64::new(0), AtomicU64::new(0)],
         eof: [AtomicBool::new(false), AtomicBool::new(false)],
     };
@@ -337,7 +347,7 @@ fn next(
     cx: &mut std::task::Context<'_>,
     up: Option<&mut Pin<&mut impl Future<Output = Pumped>>>,
     down: Option<&mut Pin<&mut impl Future<Output = Pumped>>>,
-    dog: Pin<&mut impl Future<Output = ()>>,
+    dog: Option<Pin<&mut impl Future<Output = ()>>>,
     up_first: &mut bool,
 ) -> std::task::Poll<Woke> {
     use std::task::Poll;
@@ -355,7 +365,10 @@ fn next(
     } else {
         down(cx).or_else(|| up(cx))
     };
-    woke.or_else(|| dog.poll(cx).map(|()| Woke::Idle))
+    woke.or_else(|| match dog {
+        Some(dog) => dog.poll(cx).map(|()| Woke::Idle),
+        None => Poll::Pending,
+    })
 }
 
 /// `Poll::Ready` or the next one.
@@ -384,13 +397,22 @@ async fn both(
     // When one direction finishes first, the other continues under the `*-fin` timeout.
     let (mut up_res, mut down_res) = (None, None);
     let mut up_first = true;
+    // The waker the watchdog's timer holds: while it is this poll's, the watchdog is polled
+    // only once its timer may have fired (a clock read, not a timer's poll, per wakeup).
+    let mut dog_waker: Option<std::task::Waker> = None;
     while up_res.is_none() || down_res.is_none() {
         let woke = std::future::poll_fn(|cx| {
+            let same = dog_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            let due = shared.dog_due.load(Ordering::Relaxed);
+            let poll_dog = !same || (due != u64::MAX && monotonic_ns() >= due);
+            if !same {
+                dog_waker = Some(cx.waker().clone());
+            }
             next(
                 cx,
                 up_res.is_none().then_some(&mut up),
                 down_res.is_none().then_some(&mut down),
-                dog.as_mut(),
+                poll_dog.then_some(dog.as_mut()),
                 &mut up_first,
             )
         })
@@ -514,7 +536,7 @@ mod tests {
                         cx,
                         Some(&mut flood),
                         Some(&mut other),
-                        dog.as_mut(),
+                        Some(dog.as_mut()),
                         &mut up_first,
                     )
                 }),
@@ -523,6 +545,57 @@ mod tests {
             assert!(
                 matches!(woke, Ok(Woke::Down(Ok(())))),
                 "the other direction starved"
+            );
+        });
+    }
+
+    /// The watchdog is polled only once its timer may have fired: traffic for longer than
+    /// the idle timeout keeps the tunnel open, and the timeout still ends it, counted from
+    /// the last bytes.
+    #[test]
+    fn an_idle_tunnel_times_out_counted_from_its_last_bytes() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (mut client, mut proxy_c) = pair().await;
+            let (mut proxy_s, mut server) = pair().await;
+            let idle = Duration::from_millis(200);
+            let t = Tunnel {
+                idle: Some(idle),
+                client_fin: None,
+                server_fin: None,
+                splice: [Mode::Off, Mode::Off],
+            };
+            let relay = tokio::spawn(async move {
+                tunnel(
+                    &mut proxy_c,
+                    Lent::default(),
+                    &mut proxy_s,
+                    Lent::default(),
+                    &t,
+                )
+                .await
+            });
+            // 400 ms of traffic, twice the timeout: a byte each way every 20 ms.
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for _ in 0..20 {
+                tick.tick().await;
+                client.write_all(b"x").await.expect("send");
+                assert_eq!(read_n(&mut server, 1).await, b"x");
+                server.write_all(b"y").await.expect("send");
+                assert_eq!(read_n(&mut client, 1).await, b"y");
+            }
+            let last = std::time::Instant::now();
+            let ended = tokio::time::timeout(Duration::from_secs(5), relay).await;
+            let waited = last.elapsed();
+            let (up, down, end) = ended.expect("timed out").expect("relay");
+            assert_eq!((up, down, end), (20, 20, TunnelEnd::Timeout));
+            // The timer's millisecond granularity aside.
+            assert!(
+                waited + Duration::from_millis(2) >= idle,
+                "after {waited:?}"
             );
         });
     }
