@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 pub enum TunnelEnd {
     /// Both directions finished normally.
     Done,
-    /// No traffic for the inactivity timeout (`true`: client side was the idle one).
+    /// No traffic for the inactivity timeout (or a `*-fin` timeout after one side ended).
     Timeout,
     /// A side failed (reset).
     Error(Side),
