@@ -754,8 +754,12 @@ fn maxconnrate_and_logurilen_as_haproxy() {
             .iter()
             .filter(|(_, t)| *t < Duration::from_millis(700))
             .count();
+        // HAProxy's `freq_ctr` counts in periods aligned to the clock and weighs the last
+        // period in: a burst that straddles a period boundary gets up to twice the rate
+        // (CI saw haproxy answer 4 at once and 4 more 11 ms later). At 4 a second, 12 at once
+        // still leave at least 4 waiting past 0.7 s.
         assert!(
-            (1..=6).contains(&early),
+            (1..=8).contains(&early),
             "{}: {early} of 12 answered in the first 0.7 s: {done:?}",
             NAMES[i]
         );
