@@ -2,38 +2,11 @@
 //! thread's pool between requests, taken again when the next request arrives, and a request
 //! already waiting (pipelined) is served without giving them back.
 
+use super::park_tests::{frontend, server};
 use crate::http::bufs;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// A server answering every request on a connection with `200` and a 2-byte body.
-async fn server() -> std::net::SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let a = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while let Ok(n) = s.read(&mut chunk).await {
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..p + 4);
-                        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if s.write_all(r).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    a
-}
 
 /// Reads `n` whole answers (each ends with the 2-byte body `ok`).
 async fn answers(c: &mut TcpStream, n: usize) -> String {
@@ -69,16 +42,10 @@ fn idle_keep_alive_connections_hold_no_buffers() {
         .expect("rt");
     rt.block_on(async {
         let srv = server().await;
-        let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
-            name: "t",
-            text: &format!(
-                "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
-                 frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s {srv}\n"
-            ),
-        }])
-        .config;
-        let g = crate::state::build(&cfg, None).expect("build");
-        let fe = g.frontends["f"].clone();
+        let fe = frontend(&format!(
+            "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+             frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s {srv}\n"
+        ));
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let a = l.local_addr().expect("addr");
         let (_tx, rx) = tokio::sync::watch::channel(false);

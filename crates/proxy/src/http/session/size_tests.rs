@@ -18,13 +18,8 @@ fn idle_session_future_is_small() {
             .expect("bind");
         let a = l.local_addr().expect("addr");
         let c = tokio::net::TcpStream::connect(a).await.expect("connect");
-        let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
-            name: "t",
-            text: "defaults\n  mode http\nfrontend f\n  bind 127.0.0.1:1\n",
-        }])
-        .config;
-        let g = crate::state::build(&cfg, None).expect("build");
-        let fe = g.frontends["f"].clone();
+        let fe =
+            super::park_tests::frontend("defaults\n  mode http\nfrontend f\n  bind 127.0.0.1:1\n");
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let mut s = super::Session {
             fe: fe.clone(),
