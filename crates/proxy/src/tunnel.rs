@@ -565,6 +565,39 @@ mod tests {
         (a, b)
     }
 
+    /// A current-thread runtime: a tunnel spawned on it runs on the test's thread (its
+    /// buffer pool is the test's).
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// A client and a server connected through a tunnel (`idle`, no `*-fin` timeout, no
+    /// splicing) relaying in a task of its own, `to_client` first: (client, server, relay).
+    async fn relayed(
+        idle: Option<Duration>,
+        to_client: Lent,
+    ) -> (
+        TcpStream,
+        TcpStream,
+        tokio::task::JoinHandle<(u64, u64, TunnelEnd)>,
+    ) {
+        let (client, mut proxy_c) = pair().await;
+        let (mut proxy_s, server) = pair().await;
+        let t = Tunnel {
+            idle,
+            client_fin: None,
+            server_fin: None,
+            splice: [Mode::Off, Mode::Off],
+        };
+        let relay = tokio::spawn(async move {
+            tunnel(&mut proxy_c, Lent::default(), &mut proxy_s, to_client, &t).await
+        });
+        (client, server, relay)
+    }
+
     /// Reads exactly `n` bytes.
     async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
         let mut got = vec![0u8; n];
@@ -601,10 +634,7 @@ mod tests {
     /// order (the flood first, as `select!`'s `biased;` would) it never would.
     #[test]
     fn a_flooding_direction_does_not_starve_the_other() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         rt.block_on(async {
             let flood = pin!(async {
                 loop {
@@ -647,9 +677,7 @@ mod tests {
     /// watchdog before its timer is due.
     #[test]
     fn a_wakeup_polls_only_the_woken_direction() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let polls: [std::cell::Cell<u32>; 3] = Default::default();
         let count = |i: usize| polls[i].set(polls[i].get() + 1);
         let quiet = pin!(std::future::poll_fn(|_| {
@@ -700,30 +728,10 @@ mod tests {
     /// the last bytes.
     #[test]
     fn an_idle_tunnel_times_out_counted_from_its_last_bytes() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         rt.block_on(async {
-            let (mut client, mut proxy_c) = pair().await;
-            let (mut proxy_s, mut server) = pair().await;
             let idle = Duration::from_millis(200);
-            let t = Tunnel {
-                idle: Some(idle),
-                client_fin: None,
-                server_fin: None,
-                splice: [Mode::Off, Mode::Off],
-            };
-            let relay = tokio::spawn(async move {
-                tunnel(
-                    &mut proxy_c,
-                    Lent::default(),
-                    &mut proxy_s,
-                    Lent::default(),
-                    &t,
-                )
-                .await
-            });
+            let (mut client, mut server, relay) = relayed(Some(idle), Lent::default()).await;
             // 400 ms of traffic, twice the timeout: a byte each way every 20 ms.
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             for _ in 0..20 {
@@ -748,13 +756,8 @@ mod tests {
 
     #[test]
     fn an_idle_tcp_tunnel_holds_no_buffer_its_reads_come_from_the_threads_pool() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         rt.block_on(async {
-            let (mut client, mut proxy_c) = pair().await;
-            let (mut proxy_s, mut server) = pair().await;
             // Four buffers in this thread's pool (more than the tunnel ever holds at once: one
             // per direction), all of them back there whenever the tunnel is idle.
             let four: Vec<_> = (0..4).map(|_| buf_pool::take_bytes()).collect();
@@ -765,22 +768,7 @@ mod tests {
             first.fill_from_pool();
             first.extend_from_slice(b"hi");
             // The tunnel runs on this thread (a current-thread runtime): its pool is this one.
-            let t = Tunnel {
-                idle: None,
-                client_fin: None,
-                server_fin: None,
-                splice: [Mode::Off, Mode::Off],
-            };
-            let relay = tokio::spawn(async move {
-                tunnel(
-                    &mut proxy_c,
-                    buf_pool::Lent::default(),
-                    &mut proxy_s,
-                    first,
-                    &t,
-                )
-                .await
-            });
+            let (mut client, mut server, relay) = relayed(None, first).await;
             assert_eq!(read_n(&mut client, 2).await, b"hi");
             for _ in 0..3 {
                 client.write_all(b"ping").await.expect("send");
