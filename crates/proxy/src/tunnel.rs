@@ -642,8 +642,9 @@ mod tests {
 
     /// A direction that always has more to do uses up the task's coop budget on every
     /// wakeup (tokio's: then every budgeted poll returns `Pending` until the task yields):
-    /// the other direction, polled first on the next wakeup, still finishes. With a fixed
-    /// order (the flood first, as `select!`'s `biased;` would) it never would.
+    /// the other direction, polled first on every other wakeup, still finishes, with the
+    /// task's waker or its own. With a fixed order (the flood first, as `select!`'s `biased;`
+    /// would) it never would.
     #[test]
     fn a_flooding_direction_does_not_starve_the_other() {
         let rt = runtime();
@@ -654,8 +655,12 @@ mod tests {
                 }
             });
             let mut flood: Pin<&mut _> = flood;
+            // Over more wakeups than are shared: with its own waker too.
             let other = pin!(async {
-                tokio::task::consume_budget().await;
+                for _ in 0..3 * SHARED_WAKEUPS {
+                    tokio::task::yield_now().await;
+                    tokio::task::consume_budget().await;
+                }
                 Ok::<(), TunnelEnd>(())
             });
             let mut other: Pin<&mut _> = other;
@@ -682,6 +687,7 @@ mod tests {
                 matches!(woke, Ok(Woke::Down(Ok(())))),
                 "the other direction starved"
             );
+            assert!(matches!(wakers, Wakers::Own(_)));
         });
     }
 
