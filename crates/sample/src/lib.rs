@@ -13,6 +13,7 @@
 //! layer can say `FILE:LINE:COL`.
 
 pub mod acl;
+mod ascii_case;
 pub mod cast;
 pub mod check_scope;
 pub mod conv;
