@@ -99,7 +99,7 @@ impl Where for Place<'_> {
         self.bq
     }
 
-    fn var(&self, scope: fulcrum_sample::Scope, name: &str) -> Option<Value> {
+    fn var(&self, scope: fulcrum_sample::Scope, name: &fulcrum_sample::VarName) -> Option<Value> {
         self.vars?.var(scope, name)
     }
 }

@@ -5,7 +5,7 @@
 
 use fulcrum_config::model_keywords::ProcVar;
 use fulcrum_sample::fetch::Fetch;
-use fulcrum_sample::{Env, Scope, Value};
+use fulcrum_sample::{Env, Scope, Value, VarName};
 
 /// What a global variable's expression can read: no stream, the process variables.
 struct ProcessEnv<'a>(&'a crate::track::Tracking);
@@ -14,10 +14,10 @@ impl Env for ProcessEnv<'_> {
     fn fetch(&self, _: &Fetch) -> Option<Value> {
         None
     }
-    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+    fn var(&self, scope: Scope, name: &VarName) -> Option<Value> {
         self.0.var(scope, name)
     }
-    fn set_var(&self, scope: Scope, name: &str, v: Value, c: fulcrum_sample::SetConds) -> bool {
+    fn set_var(&self, scope: Scope, name: &VarName, v: Value, c: fulcrum_sample::SetConds) -> bool {
         self.0.set_var_if(scope, name, v, c)
     }
     fn now_unix(&self) -> i64 {

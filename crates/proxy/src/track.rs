@@ -6,7 +6,7 @@
 use crate::persist::stick::ClearHook;
 use crate::persist::track::{CounterTable, Data, Event};
 use fulcrum_config::model::{Proxy, StickKeyType, StickTable};
-use fulcrum_sample::{Scope, Type, Value, Vars};
+use fulcrum_sample::{Scope, Type, Value, VarKey, Vars};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
@@ -220,7 +220,7 @@ impl Tracking {
     }
 
     /// Variable `scope.name`.
-    pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+    pub fn var(&self, scope: Scope, name: impl VarKey) -> Option<Value> {
         let vars = if scope == Scope::Proc {
             fulcrum_sample::proc_vars()
         } else {
@@ -234,7 +234,7 @@ impl Tracking {
     pub fn with_var(
         &self,
         scope: Scope,
-        name: &str,
+        name: impl VarKey,
         with: &mut dyn FnMut(Option<&fulcrum_sample::Value>),
     ) {
         let vars = if scope == Scope::Proc {
@@ -253,7 +253,7 @@ impl Tracking {
     pub fn set_var_if(
         &self,
         scope: Scope,
-        name: &str,
+        name: impl VarKey,
         v: Value,
         c: fulcrum_sample::SetConds,
     ) -> bool {
@@ -267,7 +267,7 @@ impl Tracking {
     }
 
     /// `set-var`: sets (or with `None`, `unset-var`: removes) variable `scope.name`.
-    pub fn set_var(&self, scope: Scope, name: &str, v: Option<Value>) {
+    pub fn set_var(&self, scope: Scope, name: impl VarKey, v: Option<Value>) {
         let vars = if scope == Scope::Proc {
             fulcrum_sample::proc_vars()
         } else {

@@ -5,13 +5,13 @@
 
 use crate::http::sample_env::HttpEnv;
 use fulcrum_config::model::VarAction;
-use fulcrum_sample::{Expr, Format, Scope, SetConds, Value};
+use fulcrum_sample::{Expr, Format, Scope, SetConds, Value, VarName};
 
 #[derive(Debug)]
 pub enum VarOp {
-    Set(Scope, String, Expr, SetConds),
-    SetFmt(Scope, String, Format, SetConds),
-    Unset(Scope, String),
+    Set(Scope, VarName, Expr, SetConds),
+    SetFmt(Scope, VarName, Format, SetConds),
+    Unset(Scope, VarName),
 }
 
 fn conds(words: &[String]) -> Result<SetConds, String> {
@@ -31,7 +31,7 @@ pub fn compile(v: &VarAction) -> Result<VarOp, String> {
             conditions,
         } => VarOp::Set(
             scope(s)?,
-            name.clone(),
+            VarName::new(name),
             fulcrum_sample::compile(expr).map_err(|e| format!("set-var '{expr}': {e}"))?,
             conds(conditions)?,
         ),
@@ -42,12 +42,12 @@ pub fn compile(v: &VarAction) -> Result<VarOp, String> {
             conditions,
         } => VarOp::SetFmt(
             scope(s)?,
-            name.clone(),
+            VarName::new(name),
             fulcrum_sample::compile_format(format)
                 .map_err(|e| format!("set-var-fmt '{format}': {e}"))?,
             conds(conditions)?,
         ),
-        VarAction::Unset { scope: s, name } => VarOp::Unset(scope(s)?, name.clone()),
+        VarAction::Unset { scope: s, name } => VarOp::Unset(scope(s)?, VarName::new(name)),
     })
 }
 

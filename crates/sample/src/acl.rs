@@ -363,7 +363,7 @@ mod tests {
                 _ => self.fetch(f).is_some_and(each),
             }
         }
-        fn var(&self, _: Scope, _: &str) -> Option<Value> {
+        fn var(&self, _: Scope, _: &crate::VarName) -> Option<Value> {
             None
         }
         fn now_unix(&self) -> i64 {

@@ -47,11 +47,11 @@ macro_rules! kw {
 pub static CONVERTERS: &[ConvKw] = &[
     kw!("lower", Str, [], 0, Str, |v, _, _| in_place(
         v,
-        <[u8]>::make_ascii_lowercase
+        crate::ascii_case::lower
     )),
     kw!("upper", Str, [], 0, Str, |v, _, _| in_place(
         v,
-        <[u8]>::make_ascii_uppercase
+        crate::ascii_case::upper
     )),
     kw!("length", Str, [], 0, Sint, |v, _, _| Some(Value::Sint(
         bytes(&v)?.len() as i64

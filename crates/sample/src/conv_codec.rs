@@ -203,8 +203,8 @@ mod tests {
         fn fetch(&self, _: &Fetch) -> Option<Value> {
             None
         }
-        fn var(&self, _: Scope, name: &str) -> Option<Value> {
-            (name == "h").then(|| Value::Bin(b"abc".to_vec()))
+        fn var(&self, _: Scope, name: &crate::VarName) -> Option<Value> {
+            (*name == "h").then(|| Value::Bin(b"abc".to_vec()))
         }
         fn now_unix(&self) -> i64 {
             0
@@ -271,7 +271,7 @@ mod tests {
             dec("FPucA9l_Etl-"),
             Some(Value::Bin(b"\x14\xfb\x9c\x03\xd9\x7f\x12\xd9\x7e".to_vec()))
         );
-        let var = |n: &str| vec![Arg::Var(Scope::Txn, n.into())];
+        let var = |n: &str| vec![Arg::Var(Scope::Txn, crate::VarName::new(n))];
         assert_eq!(
             run("secure_memcmp", b"abc", var("h")),
             Some(Value::Bool(true))

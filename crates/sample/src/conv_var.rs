@@ -65,7 +65,7 @@ fn set_var(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
 mod tests {
     use crate::env::{Env, Scope, Vars};
     use crate::fetch::Fetch;
-    use crate::{SetConds, Value};
+    use crate::{SetConds, Value, VarName};
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -74,10 +74,10 @@ mod tests {
         fn fetch(&self, _: &Fetch) -> Option<Value> {
             None
         }
-        fn var(&self, s: Scope, n: &str) -> Option<Value> {
+        fn var(&self, s: Scope, n: &VarName) -> Option<Value> {
             self.0.lock().ok()?.get(s, n).cloned()
         }
-        fn set_var(&self, s: Scope, n: &str, v: Value, c: SetConds) -> bool {
+        fn set_var(&self, s: Scope, n: &VarName, v: Value, c: SetConds) -> bool {
             self.0.lock().is_ok_and(|mut vars| vars.set_if(s, n, v, c))
         }
         fn now_unix(&self) -> i64 {
@@ -96,12 +96,18 @@ mod tests {
         assert_eq!(e.eval(&env), Some(Value::Str(b"A".to_vec())));
         let e2 = crate::compile("int(7),set-var(txn.y,ifnotexists),add(1)").expect("compiles");
         assert_eq!(e2.eval(&env), None, "not stored: no value");
-        assert_eq!(env.var(Scope::Txn, "x"), Some(Value::Str(b"a".to_vec())));
-        assert_eq!(env.var(Scope::Txn, "y"), Some(Value::Str(b"A".to_vec())));
+        assert_eq!(
+            env.var(Scope::Txn, &VarName::new("x")),
+            Some(Value::Str(b"a".to_vec()))
+        );
+        assert_eq!(
+            env.var(Scope::Txn, &VarName::new("y")),
+            Some(Value::Str(b"A".to_vec()))
+        );
         let e3 = crate::compile("int(7),set-var(txn.n)").expect("compiles");
         e3.eval(&env);
         assert_eq!(
-            env.var(Scope::Txn, "n"),
+            env.var(Scope::Txn, &VarName::new("n")),
             Some(Value::Sint(7)),
             "keeps its type"
         );

@@ -6,6 +6,7 @@
 
 use crate::fetch::Fetch;
 use crate::value::Value;
+pub use crate::var_name::{VarKey, VarName};
 use std::collections::HashSet;
 
 /// HAProxy's variable scopes.
@@ -64,7 +65,7 @@ pub trait Env {
     }
 
     /// A variable, `None` when unset.
-    fn var(&self, scope: Scope, name: &str) -> Option<Value>;
+    fn var(&self, scope: Scope, name: &VarName) -> Option<Value>;
 
     /// The value of string fetch `f` lent to `with` (`None`: there is none) instead of
     /// copied, where the environment holds it as bytes (a request's path, a header value);
@@ -76,14 +77,14 @@ pub trait Env {
 
     /// [`Env::var`] lent to `with` instead of copied. `with` may hold the variables' lock:
     /// it must not read or set a variable.
-    fn with_var(&self, scope: Scope, name: &str, with: &mut dyn FnMut(Option<&Value>)) {
+    fn with_var(&self, scope: Scope, name: &VarName, with: &mut dyn FnMut(Option<&Value>)) {
         with(self.var(scope, name).as_ref());
     }
 
     /// The `set-var(SCOPE.NAME[,COND...])` converter: stores `v` when the conditions allow it
     /// ([`crate::var_set`]); whether they did (the converter gives no value when not, as
     /// haproxy's). By default nothing is stored and the value passes (no variables here).
-    fn set_var(&self, _scope: Scope, _name: &str, _v: Value, _conds: crate::SetConds) -> bool {
+    fn set_var(&self, _scope: Scope, _name: &VarName, _v: Value, _conds: crate::SetConds) -> bool {
         true
     }
 
@@ -115,50 +116,53 @@ pub fn proc_vars() -> &'static std::sync::Mutex<Vars> {
     &PROC
 }
 
-/// Variables of one scope set, keyed by name. A stream holds a few, named by the
-/// configuration: a scan finds one sooner than hashing its name would, and reading or
-/// replacing one allocates nothing. An unset variable keeps its slot (its name), so the next
-/// transaction setting it again allocates no name.
+/// Variables of one scope set, keyed by their name's hash ([`crate::var_name`]). A stream
+/// holds a few, named by the configuration: a scan comparing numbers finds one sooner than a
+/// hash map would, and reading or replacing one allocates nothing. An unset variable keeps
+/// its slot, so the next transaction setting it again allocates nothing.
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
-    values: Vec<(Scope, String, Option<Value>)>,
+    values: Vec<(Scope, u64, Option<Value>)>,
     /// Variables that exist without a value (a conditional `set-var` created them: see
     /// [`crate::var_set`]).
-    pub(crate) created: HashSet<(Scope, String)>,
+    pub(crate) created: HashSet<(Scope, u64)>,
 }
 
 impl Vars {
-    fn position(&self, scope: Scope, name: &str) -> Option<usize> {
+    #[inline]
+    fn position(&self, scope: Scope, hash: u64) -> Option<usize> {
         self.values
             .iter()
-            .position(|(s, n, _)| *s == scope && n == name)
+            .position(|(s, h, _)| *h == hash && *s == scope)
     }
 
-    pub fn get(&self, scope: Scope, name: &str) -> Option<&Value> {
-        self.position(scope, name)
+    pub fn get(&self, scope: Scope, name: impl VarKey) -> Option<&Value> {
+        self.position(scope, name.var_hash())
             .and_then(|i| self.values[i].2.as_ref())
     }
 
-    pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
-        match self.position(scope, name) {
+    pub fn set(&mut self, scope: Scope, name: impl VarKey, v: Value) {
+        let hash = name.var_hash();
+        match self.position(scope, hash) {
             Some(i) => {
                 if let Some(old) = self.values[i].2.replace(v) {
                     crate::spare::give_value(old);
                 }
             }
-            None => self.values.push((scope, name.to_string(), Some(v))),
+            None => self.values.push((scope, hash, Some(v))),
         }
     }
 
-    pub fn unset(&mut self, scope: Scope, name: &str) {
+    pub fn unset(&mut self, scope: Scope, name: impl VarKey) {
+        let hash = name.var_hash();
         if let Some(old) = self
-            .position(scope, name)
+            .position(scope, hash)
             .and_then(|i| self.values[i].2.take())
         {
             crate::spare::give_value(old);
         }
         if !self.created.is_empty() {
-            self.created.remove(&(scope, name.to_string()));
+            self.created.remove(&(scope, hash));
         }
     }
 

@@ -297,7 +297,7 @@ fn compile_args(
                         return Err(CompileError::at(*acol, format!("'{what}': empty variable name")));
                     }
                     crate::var_uses::note_read(scope_word, name);
-                    Ok(Arg::Var(scope, name.to_string()))
+                    Ok(Arg::Var(scope, crate::VarName::new(name)))
                 }
             }
         })
@@ -601,7 +601,7 @@ mod tests {
             with(Some(b"/Shop/Item.html"));
             true
         }
-        fn var(&self, _: Scope, _: &str) -> Option<Value> {
+        fn var(&self, _: Scope, _: &crate::VarName) -> Option<Value> {
             None
         }
         fn now_unix(&self) -> i64 {

@@ -11,7 +11,7 @@ pub enum Arg {
     Str(Vec<u8>),
     Int(i64),
     /// A variable reference `scope.name`.
-    Var(Scope, String),
+    Var(Scope, crate::VarName),
 }
 
 impl Arg {

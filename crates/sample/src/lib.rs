@@ -13,6 +13,7 @@
 //! layer can say `FILE:LINE:COL`.
 
 pub mod acl;
+mod ascii_case;
 pub mod cast;
 pub mod check_scope;
 pub mod conv;
@@ -51,6 +52,7 @@ pub mod table_refs;
 pub mod time;
 pub mod value;
 pub mod value_text;
+pub mod var_name;
 pub mod var_set;
 pub mod var_uses;
 
@@ -59,6 +61,7 @@ pub use error::CompileError;
 pub use expr::{compile, Expr};
 pub use logformat::{compile_format, Format};
 pub use value::{Type, Value};
+pub use var_name::{VarKey, VarName};
 pub use var_set::SetConds;
 
 /// An environment with no stream, no variables, time 0 and random 0: for unit tests of
@@ -71,7 +74,7 @@ impl Env for NoEnv {
     fn fetch(&self, _: &fetch::Fetch) -> Option<Value> {
         None
     }
-    fn var(&self, _: Scope, _: &str) -> Option<Value> {
+    fn var(&self, _: Scope, _: &VarName) -> Option<Value> {
         None
     }
     fn now_unix(&self) -> i64 {

@@ -15,8 +15,8 @@ impl Env for Vars {
     fn fetch(&self, _: &Fetch) -> Option<Value> {
         None
     }
-    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
-        match (scope, name) {
+    fn var(&self, scope: Scope, name: &crate::VarName) -> Option<Value> {
+        match (scope, name.as_str()) {
             (Scope::Txn, "a") => Some(Value::Str(b"abc".to_vec())),
             (Scope::Txn, "n") => Some(Value::Sint(5)),
             _ => None,

@@ -12,6 +12,7 @@
 
 use crate::env::{Scope, Vars};
 use crate::value::Value;
+use crate::var_name::{Hashed, VarKey};
 
 /// The condition words, in HAProxy's order (bit N is word N).
 pub const WORDS: [&str; 8] = [
@@ -60,14 +61,16 @@ impl SetConds {
 
 impl Vars {
     /// Whether `scope.name` exists (with a value, or created without one).
-    pub fn exists(&self, scope: Scope, name: &str) -> bool {
-        self.get(scope, name).is_some()
-            || (!self.created.is_empty() && self.created.contains(&(scope, name.to_string())))
+    pub fn exists(&self, scope: Scope, name: impl VarKey) -> bool {
+        let hash = name.var_hash();
+        self.get(scope, Hashed(hash)).is_some()
+            || (!self.created.is_empty() && self.created.contains(&(scope, hash)))
     }
 
     /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it (see the
     /// module's comment for haproxy's order); whether it did.
-    pub fn set_if(&mut self, scope: Scope, name: &str, v: Value, c: SetConds) -> bool {
+    pub fn set_if(&mut self, scope: Scope, name: impl VarKey, v: Value, c: SetConds) -> bool {
+        let name = Hashed(name.var_hash());
         if c.is_empty() {
             self.set(scope, name, v);
             return true;
@@ -76,7 +79,7 @@ impl Vars {
             if c.has("ifexists") {
                 return false;
             }
-            self.created.insert((scope, name.to_string()));
+            self.created.insert((scope, name.0));
         } else if c.has("ifnotexists") {
             return false;
         }

@@ -201,7 +201,7 @@ impl Env for NoFetch {
     fn fetch(&self, _: &Fetch) -> Option<Value> {
         None
     }
-    fn var(&self, _: Scope, _: &str) -> Option<Value> {
+    fn var(&self, _: Scope, _: &fulcrum_sample::VarName) -> Option<Value> {
         None
     }
     fn now_unix(&self) -> i64 {

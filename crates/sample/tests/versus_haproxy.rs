@@ -128,8 +128,8 @@ impl Env for TestEnv {
     fn fetch(&self, _: &Fetch) -> Option<Value> {
         None
     }
-    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
-        match (scope, name) {
+    fn var(&self, scope: Scope, name: &fulcrum_sample::VarName) -> Option<Value> {
+        match (scope, name.as_str()) {
             (Scope::Txn, "s") => Some(Value::str("abc")),
             (Scope::Txn, "n") => Some(Value::Sint(100)),
             _ => None,

@@ -138,7 +138,7 @@ impl Env for CheckEnv<'_> {
         }
     }
 
-    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+    fn var(&self, scope: Scope, name: &fulcrum_sample::VarName) -> Option<Value> {
         self.vars.get(scope, name)
     }
 

@@ -3,7 +3,7 @@
 //! `set-var(SCOPE.NAME,COND...)` conditions decide whether a value is stored: the sample
 //! crate's one rule for them ([`fulcrum_sample::var_set`], the data plane's too).
 
-use fulcrum_sample::{Scope, SetConds, Value, Vars};
+use fulcrum_sample::{Scope, SetConds, Value, VarKey, Vars};
 
 /// The `set-var` conditions of one rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct CheckVars {
 
 impl CheckVars {
     /// The value of `scope.name`, None when unset or created without a value.
-    pub fn get(&self, scope: Scope, name: &str) -> Option<Value> {
+    pub fn get(&self, scope: Scope, name: impl VarKey) -> Option<Value> {
         if scope == Scope::Proc {
             return fulcrum_sample::proc_vars()
                 .lock()
@@ -36,12 +36,12 @@ impl CheckVars {
     }
 
     /// `set-var` without conditions.
-    pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
+    pub fn set(&mut self, scope: Scope, name: impl VarKey, v: Value) {
         self.set_if(scope, name, v, Conditions::default());
     }
 
     /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it.
-    pub fn set_if(&mut self, scope: Scope, name: &str, v: Value, c: Conditions) {
+    pub fn set_if(&mut self, scope: Scope, name: impl VarKey, v: Value, c: Conditions) {
         if scope == Scope::Proc {
             if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
                 p.set_if(scope, name, v, c.0);
@@ -52,7 +52,7 @@ impl CheckVars {
     }
 
     /// `unset-var(SCOPE.NAME)`.
-    pub fn unset(&mut self, scope: Scope, name: &str) {
+    pub fn unset(&mut self, scope: Scope, name: impl VarKey) {
         if scope == Scope::Proc {
             if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
                 p.unset(scope, name);

@@ -326,14 +326,21 @@ impl Message {
         case: Option<&CaseMap>,
         out: &mut Vec<u8>,
     ) {
-        for f in &self.fields {
-            match case {
-                Some(c) => c.write(self.name(f), out),
-                None => out.extend_from_slice(self.name(f)),
+        match case {
+            Some(c) => {
+                for f in &self.fields {
+                    c.write(self.name(f), out);
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(self.value(f));
+                    out.extend_from_slice(b"\r\n");
+                }
             }
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(self.value(f));
-            out.extend_from_slice(b"\r\n");
+            None => self.write_lines(out, |f, out| {
+                out.extend_from_slice(self.name(f));
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(self.value(f));
+                out.extend_from_slice(b"\r\n");
+            }),
         }
         for (name, value) in extra {
             match case {

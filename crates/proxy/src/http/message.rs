@@ -420,9 +420,56 @@ impl Message {
 
     fn append_with(&mut self, name: &[u8], value: &[u8], bit: u64) {
         self.names |= bit;
+        // stored as HTTP/1 writes it, `name: value\r\n`: the field is written in one copy
+        // ([`Message::line`]), not four
         let name = self.push(name);
+        self.arena.extend_from_slice(b": ");
         let value = self.push(value);
+        self.arena.extend_from_slice(b"\r\n");
         self.fields.push(Field { name, value });
+    }
+
+    /// Where field `f` is stored as an HTTP/1 head line, `name: value\r\n` (a field as it was
+    /// appended; one whose value was set since is not): the arena's range.
+    #[inline(always)]
+    fn line_span(&self, f: &Field) -> Option<(usize, usize)> {
+        let (start, sep, end) = (
+            f.name.start as usize,
+            f.name.end as usize,
+            f.value.end as usize + 2,
+        );
+        if f.value.start as usize != sep + 2 {
+            return None;
+        }
+        match (self.arena.get(sep..sep + 2), self.arena.get(end - 2..end)) {
+            (Some(b": "), Some(b"\r\n")) => Some((start, end)),
+            _ => None,
+        }
+    }
+
+    /// Writes the fields as HTTP/1 head lines: each run of fields stored one after the other
+    /// as their lines (a parsed head's, the fields rules appended) in one copy, the others
+    /// (a value set since) by `each`.
+    pub fn write_lines(&self, out: &mut Vec<u8>, mut each: impl FnMut(&Field, &mut Vec<u8>)) {
+        // the run not written yet (empty: `from == to`)
+        let (mut from, mut to) = (0, 0);
+        for f in &self.fields {
+            match self.line_span(f) {
+                Some((start, end)) if start == to => to = end,
+                span => {
+                    if from != to {
+                        out.extend_from_slice(&self.arena[from..to]);
+                    }
+                    (from, to) = span.unwrap_or((0, 0));
+                    if span.is_none() {
+                        each(f, out);
+                    }
+                }
+            }
+        }
+        if from != to {
+            out.extend_from_slice(&self.arena[from..to]);
+        }
     }
 
     /// Sets the value of the field at position `i` (no-op when out of range).
@@ -593,6 +640,35 @@ pub fn trim(v: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_appended_field_is_its_head_line_until_its_value_changes() {
+        let mut m = Message::new();
+        m.append(b"X-A", b"1");
+        m.append(b"B", b"");
+        let line = |m: &Message, i: usize| {
+            m.line_span(&m.fields[i])
+                .map(|(from, to)| m.arena[from..to].to_vec())
+        };
+        assert_eq!(line(&m, 0).as_deref(), Some(&b"X-A: 1\r\n"[..]));
+        assert_eq!(line(&m, 1).as_deref(), Some(&b"B: \r\n"[..]));
+        assert_eq!(m.header(b"x-a"), Some(&b"1"[..]));
+        m.set_value_at(0, b"22");
+        assert_eq!(line(&m, 0), None, "the value lives elsewhere now");
+        let mut out = Vec::new();
+        m.write_request(&mut out);
+        assert!(out.ends_with(b"\r\nX-A: 22\r\nB: \r\n\r\n"), "{out:?}");
+        // a removed field leaves a gap between runs
+        m.append(b"C", b"3");
+        m.append(b"D", b"4");
+        m.remove(b"b");
+        out.clear();
+        m.write_request(&mut out);
+        assert!(
+            out.ends_with(b"\r\nX-A: 22\r\nC: 3\r\nD: 4\r\n\r\n"),
+            "{out:?}"
+        );
+    }
 
     #[test]
     fn last_comma_as_rposition() {

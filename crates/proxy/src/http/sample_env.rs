@@ -8,7 +8,7 @@
 
 use super::message::Message;
 use fulcrum_sample::fetch::{Arg, Fetch, Id};
-use fulcrum_sample::{Scope, Value};
+use fulcrum_sample::{Scope, Value, VarName};
 use std::net::{IpAddr, SocketAddr};
 
 /// One exchange as the sample language sees it: its request and response heads as they are
@@ -565,7 +565,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         true
     }
 
-    fn with_var(&self, scope: Scope, name: &str, with: &mut dyn FnMut(Option<&Value>)) {
+    fn with_var(&self, scope: Scope, name: &VarName, with: &mut dyn FnMut(Option<&Value>)) {
         match self.counters {
             // `req` variables live while the request is processed (as `var`)
             Some(_) if scope == Scope::Req && self.res.is_some() => with(None),
@@ -618,7 +618,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
-    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+    fn var(&self, scope: Scope, name: &VarName) -> Option<Value> {
         // `req` variables live while the request is processed, not in the response's rules.
         if scope == Scope::Req && self.res.is_some() {
             return None;
@@ -636,7 +636,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
-    fn set_var(&self, scope: Scope, name: &str, v: Value, c: fulcrum_sample::SetConds) -> bool {
+    fn set_var(&self, scope: Scope, name: &VarName, v: Value, c: fulcrum_sample::SetConds) -> bool {
         // The `set-var()` converter: where the rules' variables are (in log lines the value
         // passes).
         self.counters

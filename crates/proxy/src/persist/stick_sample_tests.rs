@@ -24,7 +24,7 @@ impl Env for Cookies<'_> {
             .find(|(n, _)| n.as_bytes() == name.as_slice())
             .map(|(_, v)| Value::Str(v.as_bytes().to_vec()))
     }
-    fn var(&self, _: fulcrum_sample::Scope, _: &str) -> Option<Value> {
+    fn var(&self, _: fulcrum_sample::Scope, _: &fulcrum_sample::VarName) -> Option<Value> {
         None
     }
     fn now_unix(&self) -> i64 {

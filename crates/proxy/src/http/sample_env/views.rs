@@ -34,7 +34,7 @@ pub trait Where: Sync {
         0
     }
     /// A variable of the stream, where the view has no stick counters (log lines).
-    fn var(&self, _scope: Scope, _name: &str) -> Option<Value> {
+    fn var(&self, _scope: Scope, _name: &fulcrum_sample::VarName) -> Option<Value> {
         None
     }
 }
