@@ -66,15 +66,76 @@ pub fn take(bufsize: usize) -> Bufs {
 }
 
 /// Gives a set back (emptied; kept for the next transaction of this thread, or freed).
-pub fn give(mut b: Bufs) {
-    if b.is_empty_set() {
+pub fn give(b: Bufs) {
+    let mut b = b;
+    give_back(b.parts());
+}
+
+/// A holder's own places for a set's parts (an HTTP/1 session keeps them as its fields):
+/// [`lend`] and [`give_back`] move each part between them and the pool's slot, once, rather
+/// than a whole set through a few calls.
+pub struct Parts<'a> {
+    pub cbuf: &'a mut BytesMut,
+    pub sbuf: &'a mut BytesMut,
+    pub req: &'a mut Message,
+    pub res: &'a mut Message,
+    pub out: &'a mut Vec<u8>,
+    pub scratch: &'a mut Vec<u8>,
+}
+
+impl Parts<'_> {
+    /// Swaps the parts with a set's (a pooled set's for empty ones, or the other way).
+    #[inline]
+    fn exchange(&mut self, set: &mut Bufs) {
+        use std::mem::swap;
+        swap(self.cbuf, &mut set.cbuf);
+        swap(self.sbuf, &mut set.sbuf);
+        swap(self.req, &mut set.req);
+        swap(self.res, &mut set.res);
+        swap(self.out, &mut set.out);
+        swap(self.scratch, &mut set.scratch);
+    }
+}
+
+impl Bufs {
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            cbuf: &mut self.cbuf,
+            sbuf: &mut self.sbuf,
+            req: &mut self.req,
+            res: &mut self.res,
+            out: &mut self.out,
+            scratch: &mut self.scratch,
+        }
+    }
+}
+
+/// Puts a set into a holder's empty places ([`take`]'s, without moving a whole set).
+pub fn lend(mut to: Parts<'_>, bufsize: usize) {
+    if !POOL.with(|p| p.borrow_mut().take_with(|set| to.exchange(set))) {
+        *to.req = Message::new();
+        *to.res = Message::new();
+    }
+    if to.cbuf.capacity() < bufsize {
+        to.cbuf.reserve(bufsize);
+    }
+}
+
+/// Takes a holder's set back (emptied; kept for the next transaction of this thread, or
+/// freed), leaving its places empty ([`give`]'s, without moving a whole set).
+pub fn give_back(mut from: Parts<'_>) {
+    if from.cbuf.capacity() == 0 && from.sbuf.capacity() == 0 && !from.req.holds_memory() {
+        // Nothing to keep (an HTTP/2 stream's set may hold its heads only: kept).
+        *from.res = Message::default();
+        *from.out = Vec::new();
+        *from.scratch = Vec::new();
         return;
     }
-    b.cbuf.clear();
-    b.sbuf.clear();
-    b.out.clear();
-    b.scratch.clear();
-    POOL.with(|p| p.borrow_mut().give(b));
+    from.cbuf.clear();
+    from.sbuf.clear();
+    from.out.clear();
+    from.scratch.clear();
+    POOL.with(|p| p.borrow_mut().give_with(|set| from.exchange(set)));
 }
 
 /// A worker's tick (every `park::PARK_AFTER`): frees the pooled sets and byte buffers

@@ -359,19 +359,32 @@ pub fn serve_h2(
     let accept = SystemTime::now();
     let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
-    let mut req = bufs::take(0);
-    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req.req);
+    let (mut cbuf, mut sbuf) = (BytesMut::new(), BytesMut::new());
+    let (mut req, mut res) = (Message::default(), Message::default());
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    bufs::lend(
+        bufs::Parts {
+            cbuf: &mut cbuf,
+            sbuf: &mut sbuf,
+            req: &mut req,
+            res: &mut res,
+            out: &mut out,
+            scratch: &mut scratch,
+        },
+        0,
+    );
+    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req);
     let mut s = Session {
         fe,
         client: edge,
         peer,
         local,
-        cbuf: req.cbuf,
-        sbuf: req.sbuf,
-        req: req.req,
-        res: req.res,
-        out: req.out,
-        scratch: req.scratch,
+        cbuf,
+        sbuf,
+        req,
+        res,
+        out,
+        scratch,
         attached: None,
         stop,
         started: tokio::time::Instant::from_std(t0),
