@@ -18,22 +18,22 @@ const TLS_RECORDS_PER_READ: usize = 4;
 
 impl<C: ClientStream> Session<C> {
     /// Relays the body after the head was sent; `cached_body`: what `cache-store` already
-    /// copied from the first bytes (sent with the head).
+    /// copied from the first bytes (sent with the head). Not an `async fn`: its future is
+    /// [`Self::relay_body_with`]'s, not one holding that one and the arguments beside it.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn relay_body<S: AsyncRead + Unpin>(
-        &mut self,
-        x: &Exchange<'_>,
-        rec: &mut Rec,
+    pub(super) fn relay_body<'a, 'x, S: AsyncRead + Unpin>(
+        &'a mut self,
+        x: &'a Exchange<'x>,
+        rec: &'a mut Rec,
         encoder: Option<compress::Encoder>,
         res_framing: Framing,
-        server: &mut S,
+        server: &'a mut S,
         cache_store: Option<crate::http::cache_flow::Pending>,
         cached_body: Vec<u8>,
-    ) -> Result<(), Step> {
+    ) -> impl std::future::Future<Output = Result<(), Step>> + use<'a, 'x, C, S> {
         let (enc, cache) = (encoder, cache_store);
         let with = (enc, cache, cached_body, None);
         self.relay_body_with(x, rec, res_framing, server, with)
-            .await
     }
 
     /// How many bytes of a body forwarded as it is are read from the server at a time: a

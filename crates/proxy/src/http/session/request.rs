@@ -150,14 +150,20 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
-        self.rule_effects(&env, rec).await;
+        let hints = self.rule_effects(&env, rec);
+        if !hints.is_empty() {
+            self.send_hints(hints, rec).await;
+        }
         // `allow` ends the chain: the waits and rules after them do not run.
         let allowed = matches!(verdict, rules::Verdict::Allow);
-        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
-            return next;
+        // (a verdict that lets the request go on waits for no answer's future)
+        if verdict.answers() {
+            if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+                return next;
+            }
         }
         // Phase: `http-request wait-for-body` in the chain, then the rules after it.
-        if !allowed {
+        if !allowed && !fe.body_waits.is_empty() {
             if let Some(next) = self
                 .body_wait_phase(&fe.body_waits, &fe.errors, &mut env, rec)
                 .await
@@ -223,13 +229,19 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &be.counters);
-        self.rule_effects(&env, rec).await;
+        let hints = self.rule_effects(&env, rec);
+        if !hints.is_empty() {
+            self.send_hints(hints, rec).await;
+        }
         let allowed = matches!(verdict, rules::Verdict::Allow);
-        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
-            return next;
+        // (a verdict that lets the request go on waits for no answer's future)
+        if verdict.answers() {
+            if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
+                return next;
+            }
         }
         // The backend's `http-request wait-for-body` rules and the rules after them.
-        if !allowed {
+        if !allowed && !be.policy.body_waits.is_empty() {
             let waits = &be.policy.body_waits;
             if let Some(next) = self
                 .body_wait_phase(waits, &be.policy.errors, &mut env, rec)

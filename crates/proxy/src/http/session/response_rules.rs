@@ -79,11 +79,14 @@ impl<C: ClientStream> Session<C> {
                         queue_pos: rec.queue_pos,
                     });
                 }
-                // `tcp-response content` rules first, as HAProxy (`tcp_response`).
+                // `tcp-response content` rules first, as HAProxy (`tcp_response`); boxed:
+                // most configurations have none, and their future is not in this one.
+                let close_server = !self.fe.backend_tcp_response.is_empty()
+                    && Box::pin(self.tcp_response_rules(x, rec)).await?;
                 RulesAt {
                     set: 0,
                     rule: 0,
-                    close_server: self.tcp_response_rules(x, rec).await?,
+                    close_server,
                 }
             }
         };
