@@ -174,6 +174,64 @@ mod tests {
     }
 
     #[test]
+    fn a_holders_places_get_a_pooled_set_and_give_it_back_empty() {
+        struct Holder {
+            cbuf: BytesMut,
+            sbuf: BytesMut,
+            req: Message,
+            res: Message,
+            out: Vec<u8>,
+            scratch: Vec<u8>,
+        }
+        let mut h = Holder {
+            cbuf: BytesMut::new(),
+            sbuf: BytesMut::new(),
+            req: Message::default(),
+            res: Message::default(),
+            out: Vec::new(),
+            scratch: Vec::new(),
+        };
+        macro_rules! parts {
+            () => {
+                Parts {
+                    cbuf: &mut h.cbuf,
+                    sbuf: &mut h.sbuf,
+                    req: &mut h.req,
+                    res: &mut h.res,
+                    out: &mut h.out,
+                    scratch: &mut h.scratch,
+                }
+            };
+        }
+        let before = pooled();
+        let pooled_set = take(4096);
+        let ptr = pooled_set.cbuf.as_ptr();
+        give(pooled_set);
+        lend(parts!(), 4096);
+        assert_eq!(h.cbuf.as_ptr(), ptr, "the pooled set is lent");
+        assert!(h.req.holds_memory() && h.res.holds_memory());
+        assert_eq!(pooled(), before);
+        h.cbuf.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        h.out.extend_from_slice(b"head");
+        give_back(parts!());
+        assert_eq!(pooled(), before + 1);
+        assert_eq!(h.cbuf.capacity(), 0, "the holder keeps nothing");
+        assert!(!h.req.holds_memory() && h.out.capacity() == 0);
+        // Nothing left in the set it gets next, and nothing held is given back as a set.
+        lend(parts!(), 4096);
+        assert_eq!(h.cbuf.as_ptr(), ptr);
+        assert!(h.cbuf.is_empty() && h.out.is_empty());
+        give_back(parts!());
+        give_back(parts!());
+        assert_eq!(pooled(), before + 1, "empty places give back no set");
+        // A pool with nothing: a new set.
+        let _ = take(0);
+        lend(parts!(), 4096);
+        assert!(h.cbuf.capacity() >= 4096 && h.req.holds_memory());
+        give_back(parts!());
+    }
+
+    #[test]
     fn a_lent_set_reads_from_the_start_of_its_client_buffer() {
         use bytes::Buf;
         let mut b = take(4096);

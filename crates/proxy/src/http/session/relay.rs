@@ -25,10 +25,10 @@ impl<C: ClientStream> Session<C> {
         &'a mut self,
         x: &'a Exchange<'x>,
         rec: &'a mut Rec,
-        encoder: Option<compress::Encoder>,
+        encoder: Option<Box<compress::Encoder>>,
         res_framing: Framing,
         server: &'a mut S,
-        cache_store: Option<crate::http::cache_flow::Pending>,
+        cache_store: Option<Box<crate::http::cache_flow::Pending>>,
         cached_body: Vec<u8>,
     ) -> impl std::future::Future<Output = Result<(), Step>> + use<'a, 'x, C, S> {
         let (enc, cache) = (encoder, cache_store);
@@ -60,8 +60,8 @@ impl<C: ClientStream> Session<C> {
         res_framing: Framing,
         server: &mut S,
         (encoder, cache_store, mut cached_body, splicing): (
-            Option<compress::Encoder>,
-            Option<crate::http::cache_flow::Pending>,
+            Option<Box<compress::Encoder>>,
+            Option<Box<crate::http::cache_flow::Pending>>,
             Vec<u8>,
             Option<Splicing<S, C>>,
         ),
@@ -72,9 +72,9 @@ impl<C: ClientStream> Session<C> {
         let cli_timeout = fe.timeouts.client;
         let relayed = match encoder {
             Some(enc) => {
-                let bypass = matches!(enc, compress::Encoder::Identity);
+                let bypass = matches!(*enc, compress::Encoder::Identity);
                 let r = compress::forward(
-                    enc,
+                    *enc,
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,

@@ -216,7 +216,7 @@ impl<C: ClientStream> Session<C> {
         &mut self,
         x: &Exchange<'_>,
         res_framing: Framing,
-    ) -> Option<compress::Encoder> {
+    ) -> Option<Box<compress::Encoder>> {
         let (be, fe) = (&x.be.options, &self.fe.options);
         x.comp
             .filter(|&a| {
@@ -231,7 +231,7 @@ impl<C: ClientStream> Session<C> {
             })
             .map(|a| {
                 let level = compress::level(be.compression.as_ref(), fe.compression.as_ref());
-                compress::Encoder::new(a, level)
+                Box::new(compress::Encoder::new(a, level))
             })
     }
 }
