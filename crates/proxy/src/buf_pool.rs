@@ -34,7 +34,7 @@ impl Held for BytesMut {
     }
 }
 
-impl<T: Held> Default for Pool<T> {
+impl<T: Held + Default> Default for Pool<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -42,7 +42,11 @@ impl<T: Held> Default for Pool<T> {
 
 /// A thread's pooled objects and how few of them were left at once lately.
 pub struct Pool<T> {
+    /// The pooled objects (`..full`), then empty shells: [`Pool::give_with`] moves a set's
+    /// parts into a shell and [`Pool::take_with`] out of a pooled one, so a large object (an
+    /// HTTP transaction's set, a few hundred bytes) is not copied whole on each way.
     sets: Vec<T>,
+    full: usize,
     /// The fewest sets pooled since the last tick.
     low: usize,
     /// `low` of the last [`WINDOW`] ticks (a ring).
@@ -50,10 +54,11 @@ pub struct Pool<T> {
     at: usize,
 }
 
-impl<T: Held> Pool<T> {
+impl<T: Held + Default> Pool<T> {
     pub const fn new() -> Self {
         Pool {
             sets: Vec::new(),
+            full: 0,
             low: 0,
             lows: [0; WINDOW],
             at: 0,
@@ -62,35 +67,71 @@ impl<T: Held> Pool<T> {
 
     /// Objects waiting in it.
     pub fn pooled(&self) -> usize {
-        self.sets.len()
+        self.full
     }
 
     pub fn take(&mut self) -> Option<T> {
-        let b = self.sets.pop();
-        self.low = self.low.min(self.sets.len());
+        let mut b = None;
+        self.take_with(|slot| b = Some(std::mem::take(slot)));
         b
     }
 
+    /// Lends the last pooled object to `out`, which moves its parts out (leaving the shell
+    /// empty); false when none is pooled.
+    #[inline]
+    pub fn take_with(&mut self, out: impl FnOnce(&mut T)) -> bool {
+        let Some(at) = self.full.checked_sub(1) else {
+            self.low = 0;
+            return false;
+        };
+        self.full = at;
+        self.low = self.low.min(at);
+        if let Some(slot) = self.sets.get_mut(at) {
+            out(slot);
+        }
+        true
+    }
+
     pub fn give(&mut self, b: T) {
-        if self.sets.len() < KEEP {
-            self.sets.push(b);
+        let mut b = Some(b);
+        self.give_with(|slot| *slot = b.take().unwrap_or_default());
+    }
+
+    /// Pools an object whose parts `fill` moves into an empty shell (freed instead when the
+    /// pool holds [`KEEP`] already).
+    #[inline]
+    pub fn give_with(&mut self, fill: impl FnOnce(&mut T)) {
+        if self.full >= KEEP {
+            let mut dropped = T::default();
+            fill(&mut dropped);
+            return;
+        }
+        if self.full == self.sets.len() {
+            self.sets.push(T::default());
+        }
+        if let Some(slot) = self.sets.get_mut(self.full) {
+            fill(slot);
+            self.full += 1;
         }
     }
 
     /// A tick: frees the objects that went unused for the last [`WINDOW`] ticks (those the
-    /// pool never fell below), [`FLOOR`] aside; the bytes freed.
+    /// pool never fell below), [`FLOOR`] aside; the bytes freed. The empty shells beyond
+    /// what is pooled go too.
     pub fn decay(&mut self) -> usize {
         let at = self.at;
         self.lows[at] = self.low;
         self.at = (at + 1) % WINDOW;
         let unused = self.lows.iter().copied().min().unwrap_or(0);
-        let n = unused.min(self.sets.len().saturating_sub(FLOOR));
+        let n = unused.min(self.full.saturating_sub(FLOOR));
+        self.sets.truncate(self.full);
         // The coldest first (taking and giving back work at the end).
         let gone: usize = self.sets.drain(..n).map(|b| b.bytes()).sum();
+        self.full -= n;
         for l in &mut self.lows {
             *l = l.saturating_sub(n);
         }
-        self.low = self.sets.len();
+        self.low = self.full;
         gone
     }
 }

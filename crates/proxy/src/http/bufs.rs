@@ -66,15 +66,76 @@ pub fn take(bufsize: usize) -> Bufs {
 }
 
 /// Gives a set back (emptied; kept for the next transaction of this thread, or freed).
-pub fn give(mut b: Bufs) {
-    if b.is_empty_set() {
+pub fn give(b: Bufs) {
+    let mut b = b;
+    give_back(b.parts());
+}
+
+/// A holder's own places for a set's parts (an HTTP/1 session keeps them as its fields):
+/// [`lend`] and [`give_back`] move each part between them and the pool's slot, once, rather
+/// than a whole set through a few calls.
+pub struct Parts<'a> {
+    pub cbuf: &'a mut BytesMut,
+    pub sbuf: &'a mut BytesMut,
+    pub req: &'a mut Message,
+    pub res: &'a mut Message,
+    pub out: &'a mut Vec<u8>,
+    pub scratch: &'a mut Vec<u8>,
+}
+
+impl Parts<'_> {
+    /// Swaps the parts with a set's (a pooled set's for empty ones, or the other way).
+    #[inline]
+    fn exchange(&mut self, set: &mut Bufs) {
+        use std::mem::swap;
+        swap(self.cbuf, &mut set.cbuf);
+        swap(self.sbuf, &mut set.sbuf);
+        swap(self.req, &mut set.req);
+        swap(self.res, &mut set.res);
+        swap(self.out, &mut set.out);
+        swap(self.scratch, &mut set.scratch);
+    }
+}
+
+impl Bufs {
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            cbuf: &mut self.cbuf,
+            sbuf: &mut self.sbuf,
+            req: &mut self.req,
+            res: &mut self.res,
+            out: &mut self.out,
+            scratch: &mut self.scratch,
+        }
+    }
+}
+
+/// Puts a set into a holder's empty places ([`take`]'s, without moving a whole set).
+pub fn lend(mut to: Parts<'_>, bufsize: usize) {
+    if !POOL.with(|p| p.borrow_mut().take_with(|set| to.exchange(set))) {
+        *to.req = Message::new();
+        *to.res = Message::new();
+    }
+    if to.cbuf.capacity() < bufsize {
+        to.cbuf.reserve(bufsize);
+    }
+}
+
+/// Takes a holder's set back (emptied; kept for the next transaction of this thread, or
+/// freed), leaving its places empty ([`give`]'s, without moving a whole set).
+pub fn give_back(mut from: Parts<'_>) {
+    if from.cbuf.capacity() == 0 && from.sbuf.capacity() == 0 && !from.req.holds_memory() {
+        // Nothing to keep (an HTTP/2 stream's set may hold its heads only: kept).
+        *from.res = Message::default();
+        *from.out = Vec::new();
+        *from.scratch = Vec::new();
         return;
     }
-    b.cbuf.clear();
-    b.sbuf.clear();
-    b.out.clear();
-    b.scratch.clear();
-    POOL.with(|p| p.borrow_mut().give(b));
+    from.cbuf.clear();
+    from.sbuf.clear();
+    from.out.clear();
+    from.scratch.clear();
+    POOL.with(|p| p.borrow_mut().give_with(|set| from.exchange(set)));
 }
 
 /// A worker's tick (every `park::PARK_AFTER`): frees the pooled sets and byte buffers
@@ -110,6 +171,64 @@ mod tests {
         give(Bufs::default());
         assert_eq!(pooled(), before, "a set holding nothing is dropped");
         give(again);
+    }
+
+    #[test]
+    fn a_holders_places_get_a_pooled_set_and_give_it_back_empty() {
+        struct Holder {
+            cbuf: BytesMut,
+            sbuf: BytesMut,
+            req: Message,
+            res: Message,
+            out: Vec<u8>,
+            scratch: Vec<u8>,
+        }
+        let mut h = Holder {
+            cbuf: BytesMut::new(),
+            sbuf: BytesMut::new(),
+            req: Message::default(),
+            res: Message::default(),
+            out: Vec::new(),
+            scratch: Vec::new(),
+        };
+        macro_rules! parts {
+            () => {
+                Parts {
+                    cbuf: &mut h.cbuf,
+                    sbuf: &mut h.sbuf,
+                    req: &mut h.req,
+                    res: &mut h.res,
+                    out: &mut h.out,
+                    scratch: &mut h.scratch,
+                }
+            };
+        }
+        let before = pooled();
+        let pooled_set = take(4096);
+        let ptr = pooled_set.cbuf.as_ptr();
+        give(pooled_set);
+        lend(parts!(), 4096);
+        assert_eq!(h.cbuf.as_ptr(), ptr, "the pooled set is lent");
+        assert!(h.req.holds_memory() && h.res.holds_memory());
+        assert_eq!(pooled(), before);
+        h.cbuf.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        h.out.extend_from_slice(b"head");
+        give_back(parts!());
+        assert_eq!(pooled(), before + 1);
+        assert_eq!(h.cbuf.capacity(), 0, "the holder keeps nothing");
+        assert!(!h.req.holds_memory() && h.out.capacity() == 0);
+        // Nothing left in the set it gets next, and nothing held is given back as a set.
+        lend(parts!(), 4096);
+        assert_eq!(h.cbuf.as_ptr(), ptr);
+        assert!(h.cbuf.is_empty() && h.out.is_empty());
+        give_back(parts!());
+        give_back(parts!());
+        assert_eq!(pooled(), before + 1, "empty places give back no set");
+        // A pool with nothing: a new set.
+        let _ = take(0);
+        lend(parts!(), 4096);
+        assert!(h.cbuf.capacity() >= 4096 && h.req.holds_memory());
+        give_back(parts!());
     }
 
     #[test]

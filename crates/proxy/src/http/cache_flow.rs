@@ -208,9 +208,9 @@ impl CacheTxn {
     }
 
     /// The response `cache-store` decided to store, if any (taken once).
-    pub fn take_pending(&self) -> Option<Pending> {
+    pub fn take_pending(&self) -> Option<Box<Pending>> {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.as_mut()?.pending.take()
+        g.as_mut()?.pending.take().map(Box::new)
     }
 }
 

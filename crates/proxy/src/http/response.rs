@@ -29,7 +29,16 @@ pub struct Response {
 /// only while it holds exactly the head's fields. A copy of the answer (which may be changed,
 /// as `http-after-response` does) starts without one; an answer made per request has none.
 #[derive(Debug, Default)]
-pub struct H2Fields(Option<Box<OnceLock<http::HeaderMap>>>);
+pub struct H2Fields(Option<Box<OnceLock<Kept>>>);
+
+/// What the HTTP/2 edge keeps of a [`Response::fixed`] answer ([`H2Fields`]).
+#[derive(Debug)]
+pub struct Kept {
+    pub fields: http::HeaderMap,
+    /// The head's `content-length` when the map was made: good while the map is (the head
+    /// still holds exactly its fields, `content-length` among them).
+    pub length: Option<u64>,
+}
 
 impl Clone for H2Fields {
     fn clone(&self) -> Self {
@@ -39,7 +48,7 @@ impl Clone for H2Fields {
 
 impl H2Fields {
     /// Where the map is kept, for an answer sent many times (`None` otherwise).
-    pub fn cell(&self) -> Option<&OnceLock<http::HeaderMap>> {
+    pub fn cell(&self) -> Option<&OnceLock<Kept>> {
         self.0.as_deref()
     }
 }

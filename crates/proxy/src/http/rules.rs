@@ -224,6 +224,16 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// Whether the proxy answers (or closes) instead of letting the message go on.
+    pub fn answers(&self) -> bool {
+        !matches!(
+            self,
+            Verdict::Continue | Verdict::Allow | Verdict::WaitBody(..)
+        )
+    }
+}
+
 /// The message for a `use-service` naming no service.
 pub fn unknown_service(name: &str) -> String {
     format!("use-service '{name}': no such service (fulcrum has prometheus-exporter)")

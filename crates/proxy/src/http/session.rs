@@ -359,19 +359,32 @@ pub fn serve_h2(
     let accept = SystemTime::now();
     let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
-    let mut req = bufs::take(0);
-    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req.req);
+    let (mut cbuf, mut sbuf) = (BytesMut::new(), BytesMut::new());
+    let (mut req, mut res) = (Message::default(), Message::default());
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    bufs::lend(
+        bufs::Parts {
+            cbuf: &mut cbuf,
+            sbuf: &mut sbuf,
+            req: &mut req,
+            res: &mut res,
+            out: &mut out,
+            scratch: &mut scratch,
+        },
+        0,
+    );
+    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req);
     let mut s = Session {
         fe,
         client: edge,
         peer,
         local,
-        cbuf: req.cbuf,
-        sbuf: req.sbuf,
-        req: req.req,
-        res: req.res,
-        out: req.out,
-        scratch: req.scratch,
+        cbuf,
+        sbuf,
+        req,
+        res,
+        out,
+        scratch,
         attached: None,
         stop,
         started: tokio::time::Instant::from_std(t0),
@@ -387,8 +400,12 @@ pub fn serve_h2(
     async move {
         match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
             Ok(()) => {
+                // The request's phases, not in a future of their own (their future, the
+                // largest part of this one, is moved into place once, not twice).
                 let start = (accept, t0, crate::logline::Waits::default());
-                s.request_h2(start, head_len).await;
+                let mut rec = s.begin(start, head_len);
+                let next = s.one_request(&mut rec, Turn::Later).await;
+                s.finish(&rec, next);
                 // An answer without a length ends with the stream (a no-op once it ended).
                 let _ = s.client.shutdown().await;
             }
@@ -522,15 +539,6 @@ impl<C: ClientStream> Session<C> {
         // all of it (a few KB, ~1k instructions per request) into the allocation.
         let phases = Box::write(Box::new_uninit(), self.one_request(&mut rec, turn));
         let next = Box::into_pin(phases).await;
-        self.finish(&rec, next);
-        next
-    }
-
-    /// [`Session::request`] for an HTTP/2 stream: its phases are not boxed again (the stream
-    /// is a heap task of its connection's already, and lives for one request).
-    async fn request_h2(&mut self, start: Start, head_len: usize) -> Next {
-        let mut rec = self.begin(start, head_len);
-        let next = self.one_request(&mut rec, Turn::Later).await;
         self.finish(&rec, next);
         next
     }

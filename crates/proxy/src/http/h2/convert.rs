@@ -194,7 +194,7 @@ fn carries(
 /// of, sent as they are when nothing changed them ([`carries`]; `left_out` removed), else its
 /// map is refilled. Fields HTTP/2 cannot carry (not a valid name or value) are dropped.
 /// `lead`: pieces put first in the values' buffer, returned as one `Bytes` (a request's
-/// target shares the head's one allocation).
+/// target shares the head's one allocation). The `bool`: `carried` went as it is.
 pub fn h2_fields(
     m: &Message,
     request: bool,
@@ -202,7 +202,7 @@ pub fn h2_fields(
     skip: impl Fn(&[u8]) -> bool,
     left_out: Option<&HeaderName>,
     lead: &[&[u8]],
-) -> (http::HeaderMap, Bytes) {
+) -> (http::HeaderMap, Bytes, bool) {
     let kept = sent_fields(m, request, skip);
     let first: usize = lead.iter().map(|p| p.len()).sum();
     let mut out = match carried {
@@ -219,7 +219,7 @@ pub fn h2_fields(
                         }
                     }),
                 };
-                return (map, lead);
+                return (map, lead, true);
             }
             // Its tables hold the head instead.
             super::maps::recycle(map)
@@ -273,18 +273,27 @@ pub fn h2_fields(
             out.append(n, v);
         }
     }
-    (out, values.slice(..first))
+    (out, values.slice(..first), false)
 }
 
 /// The HTTP/2 response head for the session's answer `res`; `carried`: the fields of the
 /// head received from an HTTP/2 server (sent on as they are if `res` still holds them), or
 /// of any received head (its map reused).
 pub fn response_head(res: &Message, carried: Option<http::HeaderMap>) -> http::Response<()> {
+    response_head_carried(res, carried).0
+}
+
+/// [`response_head`], and whether `carried` went as it is (`res` holds exactly its fields).
+pub fn response_head_carried(
+    res: &Message,
+    carried: Option<http::HeaderMap>,
+) -> (http::Response<()>, bool) {
     let mut out = http::Response::new(());
     *out.status_mut() =
         http::StatusCode::from_u16(res.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    *out.headers_mut() = h2_fields(res, false, carried, |_| false, None, &[]).0;
-    out
+    let (fields, _, same) = h2_fields(res, false, carried, |_| false, None, &[]);
+    *out.headers_mut() = fields;
+    (out, same)
 }
 
 /// Whether the answer is chunked (the session only forwards chunked as the last coding).

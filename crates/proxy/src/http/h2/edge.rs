@@ -24,7 +24,7 @@
 use super::convert;
 use super::frames::{DataIn, DataOut, OutBody};
 use crate::http::message::Message;
-use crate::http::response::Response;
+use crate::http::response::{Kept, Response};
 use crate::stream::{ClientStream, PeekRead, TlsInfo};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -159,17 +159,40 @@ fn broken() -> io::Error {
 
 impl Sink {
     /// `kept`: where an answer sent many times keeps its HTTP/2 fields (`response::H2Fields`).
-    fn send_head(
-        &mut self,
-        res: &Message,
-        kept: Option<&OnceLock<http::HeaderMap>>,
-    ) -> io::Result<()> {
+    fn send_head(&mut self, res: &Message, kept: Option<&OnceLock<Kept>>) -> io::Result<()> {
         if self.out.started() {
             return Err(io::Error::other("response head sent twice"));
         }
+        // A server's answer carried: its fields go as they are if `res` still holds them; a
+        // request's map holds the answer's fields.
+        let carried = self.carried.take().map(|c| c.fields);
+        let (head, length) = match kept {
+            // Its fields as made the first time: sent as they are while `res` holds them
+            // (`convert::response_head`), its length with them; the received head's map goes
+            // back to the thread's.
+            Some(cell) => match cell.get() {
+                Some(k) => {
+                    if let Some(map) = carried {
+                        super::maps::give(map);
+                    }
+                    let (head, same) = convert::response_head_carried(res, Some(k.fields.clone()));
+                    (head, if same { k.length } else { content_length(res) })
+                }
+                None => {
+                    let head = convert::response_head(res, carried);
+                    let length = content_length(res);
+                    let _ = cell.set(Kept {
+                        fields: owned(head.headers()),
+                        length,
+                    });
+                    (head, length)
+                }
+            },
+            None => (convert::response_head(res, carried), content_length(res)),
+        };
         let bodyless = self.head_req || res.status == 204 || res.status == 304;
         let chunked = convert::is_chunked(res);
-        let length = if chunked { None } else { content_length(res) };
+        let length = if chunked { None } else { length };
         let body = if bodyless {
             OutBody::None
         } else if chunked {
@@ -180,27 +203,6 @@ impl Sink {
             OutBody::UntilEnd
         };
         let end_now = matches!(body, OutBody::None | OutBody::Length(0));
-        // A server's answer carried: its fields go as they are if `res` still holds them; a
-        // request's map holds the answer's fields.
-        let carried = self.carried.take().map(|c| c.fields);
-        let head = match kept {
-            // Its fields as made the first time: sent as they are while `res` holds them
-            // (`convert::response_head`); the received head's map goes back to the thread's.
-            Some(cell) => match cell.get() {
-                Some(fields) => {
-                    if let Some(map) = carried {
-                        super::maps::give(map);
-                    }
-                    convert::response_head(res, Some(fields.clone()))
-                }
-                None => {
-                    let head = convert::response_head(res, carried);
-                    let _ = cell.set(owned(head.headers()));
-                    head
-                }
-            },
-            None => convert::response_head(res, carried),
-        };
         let send = self
             .respond
             .send_response(head, end_now)

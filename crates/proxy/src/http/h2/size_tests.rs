@@ -38,9 +38,12 @@ fn stream_future_is_small() {
     // HTTP/1 server and the response rules. Session 22: 6,712 (the received head kept for
     // passing on unchanged, 224 bytes; each head's 8-byte summary of its header names).
     // Session 26: 6,728 (a proxy's answer held across an await, `after_local_answer`'s copy,
-    // carries the pointer to its kept HTTP/2 fields: `response::H2Fields`).
+    // carries the pointer to its kept HTTP/2 fields: `response::H2Fields`). Session 27:
+    // 5,176 (no future of its own around the phases; the futures of answers, early hints,
+    // wait-for-body and tcp-response rules built only when there is one; the encoder, a
+    // pending cache store and the rules' log facts boxed when there is one).
     assert!(
-        stream <= 6_728,
+        stream <= 5_176,
         "an HTTP/2 stream's future is {stream} bytes"
     );
 }

@@ -60,7 +60,7 @@ pub fn request_head(
     // The client's `host` beside its `:authority` is not sent (the server gets `:authority`).
     let host = absolute.then_some(&http::header::HOST);
     let lead: &[&[u8]] = if uri.is_some() { &[] } else { &target };
-    let (fields, target) = h2_fields(
+    let (fields, target, _) = h2_fields(
         req,
         true,
         fields,

@@ -133,10 +133,15 @@ impl<C: ClientStream> Session<C> {
             if let Some((s, d)) = env.moved.result() {
                 (self.peer, self.local) = (s, d);
             }
-            self.rule_effects(env, rec).await;
+            let hints = self.rule_effects(env, rec);
+            if !hints.is_empty() {
+                self.send_hints(hints, rec).await;
+            }
             let allowed = matches!(verdict, crate::http::rules::Verdict::Allow);
-            if let Some(next) = self.respond_verdict(verdict, rec, errors).await {
-                return Some(next);
+            if verdict.answers() {
+                if let Some(next) = self.respond_verdict(verdict, rec, errors).await {
+                    return Some(next);
+                }
             }
             if allowed {
                 // `allow` ends the proxy's chain, later waits and rules included.

@@ -122,20 +122,25 @@ impl<C: ClientStream> Session<C> {
 
     /// Gives this connection's transaction buffers back to the thread's pool.
     pub(super) fn release_bufs(&mut self) {
-        use std::mem::take;
-        super::super::bufs::give(super::super::bufs::Bufs {
-            cbuf: take(&mut self.cbuf),
-            sbuf: take(&mut self.sbuf),
-            req: take(&mut self.req),
-            res: take(&mut self.res),
-            out: take(&mut self.out),
-            scratch: take(&mut self.scratch),
-        });
+        super::super::bufs::give_back(self.buf_parts());
     }
 
     /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
     pub(super) fn acquire_bufs(&mut self) {
-        self.use_bufs(super::super::bufs::take(self.fe.bufsize));
+        let bufsize = self.fe.bufsize;
+        super::super::bufs::lend(self.buf_parts(), bufsize);
+    }
+
+    /// Where this session holds its transaction buffers.
+    fn buf_parts(&mut self) -> super::super::bufs::Parts<'_> {
+        super::super::bufs::Parts {
+            cbuf: &mut self.cbuf,
+            sbuf: &mut self.sbuf,
+            req: &mut self.req,
+            res: &mut self.res,
+            out: &mut self.out,
+            scratch: &mut self.scratch,
+        }
     }
 
     /// Holds a set of transaction buffers taken from the thread's pool (bytes have arrived,

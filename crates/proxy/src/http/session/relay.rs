@@ -18,22 +18,22 @@ const TLS_RECORDS_PER_READ: usize = 4;
 
 impl<C: ClientStream> Session<C> {
     /// Relays the body after the head was sent; `cached_body`: what `cache-store` already
-    /// copied from the first bytes (sent with the head).
+    /// copied from the first bytes (sent with the head). Not an `async fn`: its future is
+    /// [`Self::relay_body_with`]'s, not one holding that one and the arguments beside it.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn relay_body<S: AsyncRead + Unpin>(
-        &mut self,
-        x: &Exchange<'_>,
-        rec: &mut Rec,
-        encoder: Option<compress::Encoder>,
+    pub(super) fn relay_body<'a, 'x, S: AsyncRead + Unpin>(
+        &'a mut self,
+        x: &'a Exchange<'x>,
+        rec: &'a mut Rec,
+        encoder: Option<Box<compress::Encoder>>,
         res_framing: Framing,
-        server: &mut S,
-        cache_store: Option<crate::http::cache_flow::Pending>,
+        server: &'a mut S,
+        cache_store: Option<Box<crate::http::cache_flow::Pending>>,
         cached_body: Vec<u8>,
-    ) -> Result<(), Step> {
+    ) -> impl std::future::Future<Output = Result<(), Step>> + use<'a, 'x, C, S> {
         let (enc, cache) = (encoder, cache_store);
         let with = (enc, cache, cached_body, None);
         self.relay_body_with(x, rec, res_framing, server, with)
-            .await
     }
 
     /// How many bytes of a body forwarded as it is are read from the server at a time: a
@@ -60,8 +60,8 @@ impl<C: ClientStream> Session<C> {
         res_framing: Framing,
         server: &mut S,
         (encoder, cache_store, mut cached_body, splicing): (
-            Option<compress::Encoder>,
-            Option<crate::http::cache_flow::Pending>,
+            Option<Box<compress::Encoder>>,
+            Option<Box<crate::http::cache_flow::Pending>>,
             Vec<u8>,
             Option<Splicing<S, C>>,
         ),
@@ -72,9 +72,9 @@ impl<C: ClientStream> Session<C> {
         let cli_timeout = fe.timeouts.client;
         let relayed = match encoder {
             Some(enc) => {
-                let bypass = matches!(enc, compress::Encoder::Identity);
+                let bypass = matches!(*enc, compress::Encoder::Identity);
                 let r = compress::forward(
-                    enc,
+                    *enc,
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,

@@ -62,17 +62,20 @@ impl<C: ClientStream> Session<C> {
         };
         // The log line's facts for rule values that read them (`%t %b %s %ID`...).
         let tls = self.client.tls().cloned();
+        // (boxed: rarely there, and kept across every phase's wait)
         let facts = fulcrum_sample::logformat::rule_facts_read().then(|| {
-            crate::rule_facts::RuleFacts::new(
-                fe.mode,
-                &fe.name,
-                &fe.conns,
-                fe.log.as_ref(),
-                rec.accept,
-                rec.waits,
-                rec.rt,
+            Box::new(
+                crate::rule_facts::RuleFacts::new(
+                    fe.mode,
+                    &fe.name,
+                    &fe.conns,
+                    fe.log.as_ref(),
+                    rec.accept,
+                    rec.waits,
+                    rec.rt,
+                )
+                .with_tls(tls.as_deref()),
             )
-            .with_tls(tls.as_deref())
         });
         self.clock = facts.as_ref().map(|_| {
             Box::new(crate::rule_facts::Clock {
@@ -107,7 +110,7 @@ impl<C: ClientStream> Session<C> {
             knobs: Default::default(),
             facts: facts
                 .as_ref()
-                .map(|f| f as &dyn crate::http::sample_env::LogFacts),
+                .map(|f| &**f as &dyn crate::http::sample_env::LogFacts),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -138,26 +141,37 @@ impl<C: ClientStream> Session<C> {
             return self.monitor_answer(status, rec).await;
         }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
-        let verdict = rules::apply(
-            &fe.http_request,
-            &env,
-            &mut self.req,
-            None,
-            &mut self.scratch,
-        );
-        if let Some((s, d)) = env.moved.result() {
-            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-            (self.peer, self.local) = (s, d);
-        }
-        crate::http::cache_flow::count(&env.cache, &fe.counters);
-        self.rule_effects(&env, rec).await;
-        // `allow` ends the chain: the waits and rules after them do not run.
-        let allowed = matches!(verdict, rules::Verdict::Allow);
-        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
-            return next;
-        }
+        // (the verdict and the hints live in this block, not in the state kept across
+        // the exchange)
+        let allowed = {
+            let verdict = rules::apply(
+                &fe.http_request,
+                &env,
+                &mut self.req,
+                None,
+                &mut self.scratch,
+            );
+            if let Some((s, d)) = env.moved.result() {
+                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+                (self.peer, self.local) = (s, d);
+            }
+            crate::http::cache_flow::count(&env.cache, &fe.counters);
+            let hints = self.rule_effects(&env, rec);
+            if !hints.is_empty() {
+                self.send_hints(hints, rec).await;
+            }
+            // `allow` ends the chain: the waits and rules after them do not run.
+            let allowed = matches!(verdict, rules::Verdict::Allow);
+            // (a verdict that lets the request go on waits for no answer's future)
+            if verdict.answers() {
+                if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+                    return next;
+                }
+            }
+            allowed
+        };
         // Phase: `http-request wait-for-body` in the chain, then the rules after it.
-        if !allowed {
+        if !allowed && !fe.body_waits.is_empty() {
             if let Some(next) = self
                 .body_wait_phase(&fe.body_waits, &fe.errors, &mut env, rec)
                 .await
@@ -211,25 +225,36 @@ impl<C: ClientStream> Session<C> {
             }
         }
         // Phase: backend rules (`http-request`), then the backend's applet.
-        let verdict = rules::apply(
-            &be.policy.http_request,
-            &env,
-            &mut self.req,
-            None,
-            &mut self.scratch,
-        );
-        if let Some((s, d)) = env.moved.result() {
-            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-            (self.peer, self.local) = (s, d);
-        }
-        crate::http::cache_flow::count(&env.cache, &be.counters);
-        self.rule_effects(&env, rec).await;
-        let allowed = matches!(verdict, rules::Verdict::Allow);
-        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
-            return next;
-        }
+        // (the verdict and the hints live in this block, not in the state kept across
+        // the exchange)
+        let allowed = {
+            let verdict = rules::apply(
+                &be.policy.http_request,
+                &env,
+                &mut self.req,
+                None,
+                &mut self.scratch,
+            );
+            if let Some((s, d)) = env.moved.result() {
+                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+                (self.peer, self.local) = (s, d);
+            }
+            crate::http::cache_flow::count(&env.cache, &be.counters);
+            let hints = self.rule_effects(&env, rec);
+            if !hints.is_empty() {
+                self.send_hints(hints, rec).await;
+            }
+            let allowed = matches!(verdict, rules::Verdict::Allow);
+            // (a verdict that lets the request go on waits for no answer's future)
+            if verdict.answers() {
+                if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
+                    return next;
+                }
+            }
+            allowed
+        };
         // The backend's `http-request wait-for-body` rules and the rules after them.
-        if !allowed {
+        if !allowed && !be.policy.body_waits.is_empty() {
             let waits = &be.policy.body_waits;
             if let Some(next) = self
                 .body_wait_phase(waits, &be.policy.errors, &mut env, rec)

@@ -79,11 +79,14 @@ impl<C: ClientStream> Session<C> {
                         queue_pos: rec.queue_pos,
                     });
                 }
-                // `tcp-response content` rules first, as HAProxy (`tcp_response`).
+                // `tcp-response content` rules first, as HAProxy (`tcp_response`); boxed:
+                // most configurations have none, and their future is not in this one.
+                let close_server = !self.fe.backend_tcp_response.is_empty()
+                    && Box::pin(self.tcp_response_rules(x, rec)).await?;
                 RulesAt {
                     set: 0,
                     rule: 0,
-                    close_server: self.tcp_response_rules(x, rec).await?,
+                    close_server,
                 }
             }
         };
@@ -213,7 +216,7 @@ impl<C: ClientStream> Session<C> {
         &mut self,
         x: &Exchange<'_>,
         res_framing: Framing,
-    ) -> Option<compress::Encoder> {
+    ) -> Option<Box<compress::Encoder>> {
         let (be, fe) = (&x.be.options, &self.fe.options);
         x.comp
             .filter(|&a| {
@@ -228,7 +231,7 @@ impl<C: ClientStream> Session<C> {
             })
             .map(|a| {
                 let level = compress::level(be.compression.as_ref(), fe.compression.as_ref());
-                compress::Encoder::new(a, level)
+                Box::new(compress::Encoder::new(a, level))
             })
     }
 }

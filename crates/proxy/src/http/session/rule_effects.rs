@@ -5,17 +5,23 @@
 
 use super::{Rec, Session};
 use crate::http::body;
-use crate::http::response::{Close, Part};
+use crate::http::response::{Close, Part, Response};
 use crate::http::rules::Env;
 use crate::stream::ClientStream;
 
 impl<C: ClientStream> Session<C> {
-    /// Applies the socket options and sends the early hints the rules just left (counted in
-    /// the log line's `%B`, as HAProxy counts them).
-    pub(super) async fn rule_effects(&mut self, env: &Env<'_>, rec: &mut Rec) {
+    /// Applies the socket options the rules just left; the early hints to send
+    /// ([`Session::send_hints`], when there are any: most requests have none, and wait for
+    /// no future then).
+    pub(super) fn rule_effects(&mut self, env: &Env<'_>, rec: &mut Rec) -> Vec<Response> {
         env.moved.sock.apply(&self.client);
         rec.priority = env.knobs.priority();
-        for hint in env.knobs.take_hints() {
+        env.knobs.take_hints()
+    }
+
+    /// Sends early hints (counted in the log line's `%B`, as HAProxy counts them).
+    pub(super) async fn send_hints(&mut self, hints: Vec<Response>, rec: &mut Rec) {
+        for hint in hints {
             rec.interim += crate::http::log_bytes::head(&hint.head);
             if let Some(edge) = super::h2_edge(&mut self.client) {
                 let _ = edge.send_interim(&hint.head);
