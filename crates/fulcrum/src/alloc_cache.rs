@@ -8,7 +8,8 @@
 //!
 //! Only those blocks are kept (alignment above 16 bytes, or 1 KB to 8 KB), by their size
 //! rounded up to 64 bytes and their alignment, at most `PER_CLASS` of each class in each of
-//! `SHARDS` shards: a few hundred KB at most, whatever the load. Everything else goes
+//! `SHARDS` shards (the five classes a connection uses: ~60 KB a shard; 8 MB if sixteen
+//! 8 KB classes filled every shard), whatever the load. Everything else goes
 //! straight to the system allocator, and so does a block whose shard is busy (another thread
 //! holds it: `try_lock`, never waited for) or whose class is full. A thread uses its own
 //! shard (given out in turn), so workers seldom meet on one; a block freed by one thread
@@ -21,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const SHARDS: usize = 8;
-/// Size-and-alignment classes per shard (a connection uses about five).
-const CLASSES: usize = 8;
+/// Places for size-and-alignment classes per shard (a connection uses about five).
+const CLASSES: usize = 16;
 /// Freed blocks kept per class per shard.
 const PER_CLASS: u32 = 8;
 /// Sizes are rounded up to this (a class serves every size its rounding gives).
@@ -74,7 +75,8 @@ thread_local! {
 fn class_of(layout: Layout) -> Option<Layout> {
     let size = layout.size();
     let align = layout.align();
-    if size == 0 || size > LARGEST || (align <= 16 && size < 1024) || align > 4096 {
+    if align <= 16 && (size < 1024 || size > LARGEST) || size == 0 || size > LARGEST || align > 4096
+    {
         return None;
     }
     let rounded = size.checked_add(GRAIN - 1)? & !(GRAIN - 1);
@@ -95,12 +97,18 @@ fn shard() -> &'static Mutex<Shard> {
     &SHARD_LOCKS[i % SHARDS]
 }
 
+/// A class's place in a shard: its size and alignment mixed (two classes a connection uses
+/// seldom meet; one that finds its place taken is not kept).
+fn place(l: Layout) -> usize {
+    (l.size() / GRAIN + l.align().trailing_zeros() as usize * 7) % CLASSES
+}
+
 impl Shard {
     fn pop(&mut self, l: Layout) -> Option<*mut u8> {
-        let c = self
-            .classes
-            .iter_mut()
-            .find(|c| c.size == l.size() && c.align == l.align() && c.count > 0)?;
+        let c = &mut self.classes[place(l)];
+        if c.count == 0 || c.size != l.size() || c.align != l.align() {
+            return None;
+        }
         let block = c.head;
         // SAFETY: `block` is a kept block of this class (at least GRAIN bytes, aligned to at
         // least 8): its first word holds the next one's address, written by `push`.
@@ -109,19 +117,13 @@ impl Shard {
         Some(block)
     }
 
-    /// Keeps `block`; false when its class is full or no class is free for it.
+    /// Keeps `block`; false when its class is full or its place holds another class.
     fn push(&mut self, block: *mut u8, l: Layout) -> bool {
-        let found = self
-            .classes
-            .iter()
-            .position(|c| c.size == l.size() && c.align == l.align())
-            .or_else(|| self.classes.iter().position(|c| c.count == 0));
-        let Some(i) = found else { return false };
-        let c = &mut self.classes[i];
+        let c = &mut self.classes[place(l)];
         if c.count == 0 {
             c.size = l.size();
             c.align = l.align();
-        } else if c.count >= PER_CLASS {
+        } else if c.count >= PER_CLASS || c.size != l.size() || c.align != l.align() {
             return false;
         }
         // SAFETY: `block` was allocated with layout `l` (at least GRAIN bytes, aligned to at
@@ -229,6 +231,13 @@ mod tests {
         assert!(!shard.push(blocks[PER_CLASS as usize], class));
         unsafe { System.dealloc(blocks[PER_CLASS as usize], class) };
         assert_eq!(shard.pop(other), None, "another class has none");
+        // A class whose place another holds is not kept.
+        let beside = class_of(Layout::from_size_align(5440, 16).expect("layout")).expect("kept");
+        assert_eq!(place(beside), place(class));
+        let b = unsafe { System.alloc(beside) };
+        assert!(!shard.push(b, beside));
+        assert_eq!(shard.pop(beside), None);
+        unsafe { System.dealloc(b, beside) };
         // Last kept, first given back; then each of the others, then none.
         assert_eq!(shard.pop(class), Some(blocks[PER_CLASS as usize - 1]));
         for _ in 1..PER_CLASS {
