@@ -75,8 +75,8 @@ thread_local! {
 fn class_of(layout: Layout) -> Option<Layout> {
     let size = layout.size();
     let align = layout.align();
-    if align <= 16 && (size < 1024 || size > LARGEST) || size == 0 || size > LARGEST || align > 4096
-    {
+    let kept = (align > 16 || size >= 1024) && (1..=LARGEST).contains(&size) && align <= 4096;
+    if !kept {
         return None;
     }
     let rounded = size.checked_add(GRAIN - 1)? & !(GRAIN - 1);
