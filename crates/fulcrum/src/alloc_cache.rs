@@ -24,9 +24,11 @@ use std::sync::Mutex;
 const SHARDS: usize = 8;
 /// Places for size-and-alignment classes per shard (a connection uses about five).
 const CLASSES: usize = 16;
-/// Freed blocks kept per class per shard (8 kept too few when connections overlap: ~40% of
-/// a TCP connection's blocks came back from the cache with 32 clients at once; 32 keeps 90%).
-const PER_CLASS: u32 = 32;
+/// Freed blocks kept per class per shard. (With clients overlapping, more would be taken back
+/// from here: with 32 at once, 8 serve ~55% of a TCP connection's blocks, 32 ~90%; but an
+/// HTTP keep-alive client left idle then holds ~60-100 bytes more, `bench/proxy/ab.sh IDLE`:
+/// blocks of a burst kept here that the heap would have reused for other sizes.)
+const PER_CLASS: u32 = 8;
 /// Sizes are rounded up to this (a class serves every size its rounding gives).
 const GRAIN: usize = 64;
 /// Blocks from 1 KB (glibc serves smaller ones from its per-thread cache) to this are kept.
