@@ -11,6 +11,7 @@
 # connections the counters are zeroed, $N more connections are made one after the other by a
 # python3 client (`Connection: close`, read to the end), and the dump's totals are divided by
 # $N: instructions (Ir) and calls to malloc/calloc/realloc (the whole process, user space).
+# (A block fulcrum's allocator takes back from its own cache, `alloc_cache`, calls none.)
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 FULCRUM_BINARY..." >&2; exit 2; }

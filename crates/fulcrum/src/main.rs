@@ -4,6 +4,7 @@
 //! daemon names (`haproxy`, `keepalived`) so operators can swap it into existing unit files;
 //! that dispatch lives in `cmd/compat.rs`.
 
+mod alloc_cache;
 mod api_bridge;
 mod cluster_bridge;
 mod cmd;
@@ -21,6 +22,11 @@ mod sd_notify;
 mod socket_file;
 mod status_report;
 mod supervisor;
+
+/// glibc's malloc, with the blocks each new connection takes and frees kept for the next
+/// (`alloc_cache`).
+#[global_allocator]
+static ALLOC: alloc_cache::Cached = alloc_cache::Cached;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

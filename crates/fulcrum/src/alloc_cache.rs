@@ -1,0 +1,295 @@
+//! The process's allocator: the system's (glibc malloc), with the blocks it is slowest to hand
+//! out kept for reuse once freed. Every new connection allocates a few of those and frees
+//! them when it closes: its task's cell and its sockets' registrations (tokio aligns them to
+//! 128 bytes: `posix_memalign`, which splits a larger chunk each time) and the boxes of its
+//! session's phases (above 1 KB: past glibc's per-thread cache, each such `malloc` sorts the
+//! heap's bins first). Kept here, the next connection takes them back for a few instructions
+//! instead of ~600-1000 each (`bench/proxy/newconn_instructions.sh`).
+//!
+//! Only those blocks are kept (alignment above 16 bytes, or 1 KB to 8 KB), by their size
+//! rounded up to 64 bytes and their alignment, at most `PER_CLASS` of each class in each of
+//! `SHARDS` shards, and `BUDGET` bytes per shard (the five classes a connection uses: ~7 KB;
+//! 4 MB at most in all), whatever the load. Everything else goes
+//! straight to the system allocator, and so does a block whose shard is busy (another thread
+//! holds it: `try_lock`, never waited for) or whose class is full. A thread uses its own
+//! shard (given out in turn), so workers seldom meet on one; a block freed by one thread
+//! may serve another.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+const SHARDS: usize = 8;
+/// Places for size-and-alignment classes per shard (a connection uses about five).
+const CLASSES: usize = 16;
+/// Freed blocks kept per class per shard. (With clients overlapping, more would be taken back
+/// from here: with 32 at once, 8 serve ~55% of a TCP connection's blocks, 32 ~90%; but an
+/// HTTP keep-alive client left idle then holds ~60-100 bytes more, `bench/proxy/ab.sh IDLE`:
+/// blocks of a burst kept here that the heap would have reused for other sizes.)
+const PER_CLASS: u32 = 8;
+/// Sizes are rounded up to this (a class serves every size its rounding gives).
+const GRAIN: usize = 64;
+/// Blocks from 1 KB (glibc serves smaller ones from its per-thread cache) to this are kept.
+const LARGEST: usize = 8192;
+/// Bytes kept per shard at most, whatever the classes.
+const BUDGET: usize = 512 * 1024;
+
+/// The allocator `main` installs.
+pub struct Cached;
+
+/// One class's freed blocks: a list linked through their first word.
+#[derive(Clone, Copy)]
+struct Class {
+    size: usize,
+    align: usize,
+    head: *mut u8,
+    count: u32,
+}
+
+const EMPTY: Class = Class {
+    size: 0,
+    align: 0,
+    head: std::ptr::null_mut(),
+    count: 0,
+};
+
+struct Shard {
+    classes: [Class; CLASSES],
+    /// The kept blocks' bytes.
+    bytes: usize,
+}
+
+// SAFETY: the blocks a shard lists are owned by the shard alone (freed by their last user,
+// not handed out until popped under the shard's lock); any thread may take them.
+unsafe impl Send for Shard {}
+
+static SHARD_LOCKS: [Mutex<Shard>; SHARDS] = [const {
+    Mutex::new(Shard {
+        classes: [EMPTY; CLASSES],
+        bytes: 0,
+    })
+}; SHARDS];
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard (`usize::MAX`: not given yet). No destructor: usable while the
+    /// thread ends, and allocating nothing.
+    static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The layout a kept block has when `layout` is one this cache keeps.
+fn class_of(layout: Layout) -> Option<Layout> {
+    let size = layout.size();
+    let align = layout.align();
+    let kept = (align > 16 || size >= 1024) && (1..=LARGEST).contains(&size) && align <= 4096;
+    if !kept {
+        return None;
+    }
+    let rounded = size.checked_add(GRAIN - 1)? & !(GRAIN - 1);
+    Layout::from_size_align(rounded, align).ok()
+}
+
+fn shard() -> &'static Mutex<Shard> {
+    let i = MINE
+        .try_with(|m| {
+            let mut i = m.get();
+            if i == usize::MAX {
+                i = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+                m.set(i);
+            }
+            i
+        })
+        .unwrap_or(0);
+    &SHARD_LOCKS[i % SHARDS]
+}
+
+/// A class's place in a shard: its size and alignment mixed (two classes a connection uses
+/// seldom meet; one that finds its place taken is not kept).
+fn place(l: Layout) -> usize {
+    (l.size() / GRAIN + l.align().trailing_zeros() as usize * 7) % CLASSES
+}
+
+impl Shard {
+    fn pop(&mut self, l: Layout) -> Option<*mut u8> {
+        let c = &mut self.classes[place(l)];
+        if c.count == 0 || c.size != l.size() || c.align != l.align() {
+            return None;
+        }
+        let block = c.head;
+        // SAFETY: `block` is a kept block of this class (at least GRAIN bytes, aligned to at
+        // least 8): its first word holds the next one's address, written by `push`.
+        c.head = unsafe { block.cast::<*mut u8>().read() };
+        c.count -= 1;
+        self.bytes -= l.size();
+        Some(block)
+    }
+
+    /// Keeps `block`; false when its class or the shard is full, or its place holds another
+    /// class.
+    fn push(&mut self, block: *mut u8, l: Layout) -> bool {
+        if self.bytes + l.size() > BUDGET {
+            return false;
+        }
+        let c = &mut self.classes[place(l)];
+        if c.count == 0 {
+            c.size = l.size();
+            c.align = l.align();
+        } else if c.count >= PER_CLASS || c.size != l.size() || c.align != l.align() {
+            return false;
+        }
+        // SAFETY: `block` was allocated with layout `l` (at least GRAIN bytes, aligned to at
+        // least 8) and its user freed it: its first word is ours to write.
+        unsafe { block.cast::<*mut u8>().write(c.head) };
+        c.head = block;
+        c.count += 1;
+        self.bytes += l.size();
+        true
+    }
+}
+
+// SAFETY: every block handed out was allocated by `System` with the class layout of the
+// layout asked for (same alignment, a size at least as large), and goes back to `System`
+// with that same class layout, or is kept and handed out again only for a layout of the same
+// class. Blocks outside the classes are passed to `System` unchanged.
+unsafe impl GlobalAlloc for Cached {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(class) = class_of(layout) else {
+            return unsafe { System.alloc(layout) };
+        };
+        if let Ok(mut s) = shard().try_lock() {
+            if let Some(b) = s.pop(class) {
+                return b;
+            }
+        }
+        unsafe { System.alloc(class) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let Some(class) = class_of(layout) else {
+            return unsafe { System.dealloc(ptr, layout) };
+        };
+        if let Ok(mut s) = shard().try_lock() {
+            if s.push(ptr, class) {
+                return;
+            }
+        }
+        unsafe { System.dealloc(ptr, class) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if class_of(layout).is_none() {
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            unsafe { p.write_bytes(0, layout.size()) };
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        match (class_of(layout), class_of(new)) {
+            (None, None) => unsafe { System.realloc(ptr, layout, new_size) },
+            // Still the same block's class: nothing to move.
+            (Some(a), Some(b)) if a == b => ptr,
+            _ => {
+                let p = unsafe { self.alloc(new) };
+                if !p.is_null() {
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                }
+                p
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_classes() {
+        let l = |s, a| Layout::from_size_align(s, a).expect("layout");
+        // glibc's fast cases go to it unchanged.
+        assert_eq!(class_of(l(100, 8)), None);
+        assert_eq!(class_of(l(1023, 16)), None);
+        assert_eq!(class_of(l(100_000, 8)), None);
+        // Aligned ones and 1-8 KB ones are kept, rounded to 64 bytes.
+        assert_eq!(class_of(l(100, 128)), Some(l(128, 128)));
+        assert_eq!(class_of(l(4400, 8)), Some(l(4416, 8)));
+    }
+
+    #[test]
+    fn a_freed_block_serves_the_next_allocation_of_its_class() {
+        let mut shard = Shard {
+            classes: [EMPTY; CLASSES],
+            bytes: 0,
+        };
+        let class = class_of(Layout::from_size_align(4400, 16).expect("layout")).expect("kept");
+        let other = class_of(Layout::from_size_align(100, 128).expect("layout")).expect("kept");
+        let blocks: Vec<*mut u8> = (0..PER_CLASS + 1)
+            .map(|_| unsafe { System.alloc(class) })
+            .collect();
+        assert!(blocks.iter().all(|b| !b.is_null()));
+        for &b in &blocks[..PER_CLASS as usize] {
+            assert!(shard.push(b, class));
+        }
+        // Full: the last one goes back to the system.
+        assert!(!shard.push(blocks[PER_CLASS as usize], class));
+        unsafe { System.dealloc(blocks[PER_CLASS as usize], class) };
+        assert_eq!(shard.pop(other), None, "another class has none");
+        // A class whose place another holds is not kept.
+        let beside = class_of(Layout::from_size_align(5440, 16).expect("layout")).expect("kept");
+        assert_eq!(place(beside), place(class));
+        let b = unsafe { System.alloc(beside) };
+        assert!(!shard.push(b, beside));
+        assert_eq!(shard.pop(beside), None);
+        unsafe { System.dealloc(b, beside) };
+        // Last kept, first given back; then each of the others, then none.
+        assert_eq!(shard.pop(class), Some(blocks[PER_CLASS as usize - 1]));
+        for _ in 1..PER_CLASS {
+            let b = shard.pop(class).expect("kept");
+            assert!(blocks.contains(&b));
+            unsafe { System.dealloc(b, class) };
+        }
+        assert_eq!(shard.pop(class), None);
+        assert_eq!(shard.bytes, 0);
+        // A full shard keeps nothing more.
+        shard.bytes = BUDGET - class.size() + 1;
+        assert!(!shard.push(blocks[PER_CLASS as usize - 1], class));
+        unsafe { System.dealloc(blocks[PER_CLASS as usize - 1], class) };
+    }
+
+    #[test]
+    fn the_allocator_keeps_contents_and_zeroes() {
+        let a = Cached;
+        let l = Layout::from_size_align(4400, 16).expect("layout");
+        unsafe {
+            let p = a.alloc(l);
+            assert!(!p.is_null());
+            p.write_bytes(7, l.size());
+            let z = a.realloc(p, l, 6000);
+            assert!(!z.is_null());
+            assert_eq!(*z.add(4399), 7, "realloc keeps the contents");
+            let y = a.realloc(
+                z,
+                Layout::from_size_align(6000, 16).expect("layout"),
+                200_000,
+            );
+            assert_eq!(*y.add(4399), 7, "realloc keeps the contents");
+            a.dealloc(y, Layout::from_size_align(200_000, 16).expect("layout"));
+            a.dealloc(a.alloc(l), l);
+            let zeroed = a.alloc_zeroed(l);
+            assert!((0..l.size()).all(|i| *zeroed.add(i) == 0));
+            a.dealloc(zeroed, l);
+        }
+    }
+}
