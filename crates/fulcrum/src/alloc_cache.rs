@@ -80,6 +80,7 @@ thread_local! {
 }
 
 /// The layout a kept block has when `layout` is one this cache keeps.
+#[inline]
 fn class_of(layout: Layout) -> Option<Layout> {
     let size = layout.size();
     let align = layout.align();
@@ -149,33 +150,54 @@ impl Shard {
     }
 }
 
+/// A block of a kept class: a kept one, else the system's (out of line: the common small
+/// blocks go straight to the system from the inlined `alloc`).
+///
+/// # Safety
+/// `class` is a layout `class_of` gave.
+#[inline(never)]
+unsafe fn alloc_kept(class: Layout) -> *mut u8 {
+    if let Ok(mut s) = shard().try_lock() {
+        if let Some(b) = s.pop(class) {
+            return b;
+        }
+    }
+    unsafe { System.alloc(class) }
+}
+
+/// Keeps a freed block of a kept class, or gives it back to the system.
+///
+/// # Safety
+/// `ptr` was allocated by [`alloc_kept`] with `class`.
+#[inline(never)]
+unsafe fn dealloc_kept(ptr: *mut u8, class: Layout) {
+    if let Ok(mut s) = shard().try_lock() {
+        if s.push(ptr, class) {
+            return;
+        }
+    }
+    unsafe { System.dealloc(ptr, class) }
+}
+
 // SAFETY: every block handed out was allocated by `System` with the class layout of the
 // layout asked for (same alignment, a size at least as large), and goes back to `System`
 // with that same class layout, or is kept and handed out again only for a layout of the same
 // class. Blocks outside the classes are passed to `System` unchanged.
 unsafe impl GlobalAlloc for Cached {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(class) = class_of(layout) else {
-            return unsafe { System.alloc(layout) };
-        };
-        if let Ok(mut s) = shard().try_lock() {
-            if let Some(b) = s.pop(class) {
-                return b;
-            }
+        match class_of(layout) {
+            None => unsafe { System.alloc(layout) },
+            Some(class) => unsafe { alloc_kept(class) },
         }
-        unsafe { System.alloc(class) }
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let Some(class) = class_of(layout) else {
-            return unsafe { System.dealloc(ptr, layout) };
-        };
-        if let Ok(mut s) = shard().try_lock() {
-            if s.push(ptr, class) {
-                return;
-            }
+        match class_of(layout) {
+            None => unsafe { System.dealloc(ptr, layout) },
+            Some(class) => unsafe { dealloc_kept(ptr, class) },
         }
-        unsafe { System.dealloc(ptr, class) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
