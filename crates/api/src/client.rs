@@ -27,7 +27,7 @@ fn tls(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
     if roots.is_empty() {
         return Err(format!("CA file {}: no certificate", path.display()));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

@@ -38,6 +38,10 @@ pub async fn connect_with(
         opts = opts.with_user(u.clone(), p.clone());
     }
     if a.ca_file.is_some() || a.cert_file.is_some() {
+        // tonic builds its rustls config from the process's default provider, which rustls
+        // cannot choose by itself when two are compiled in (tonic's ring, fulcrum's aws-lc):
+        // set it once (a second call finds it set and changes nothing).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mut tls = TlsOptions::new();
         if let Some(ca) = &a.ca_file {
             let pem = std::fs::read(ca).map_err(|e| format!("etcd-ca-file {ca}: {e}"))?;

@@ -26,7 +26,7 @@ fn tls_server(pem: &std::path::Path) -> Arc<rustls::ServerConfig> {
         .map(|c| c.expect("cert"))
         .collect();
     let key = PrivateKeyDer::from_pem_file(pem).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")

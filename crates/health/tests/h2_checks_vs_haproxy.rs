@@ -144,7 +144,7 @@ async fn tls_server(dir: &std::path::Path, seen: Arc<Mutex<BTreeSet<(String, Str
         .expect("cert");
     let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("versions")

@@ -296,7 +296,7 @@ pub fn client_config(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
     for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
         roots.add(c.expect("ca cert")).expect("add");
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Arc::new(
         rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

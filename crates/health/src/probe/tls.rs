@@ -70,7 +70,7 @@ impl ServerCertVerifier for AnyCertificate {
 fn connector() -> Result<TlsConnector, String> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
@@ -142,7 +142,7 @@ fn settings_connector(t: &TlsSettings) -> Result<TlsConnector, String> {
     if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(TlsConnector::from(c));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;

@@ -117,7 +117,7 @@ pub fn certified(
     key: &PrivateKeyDer<'_>,
     shown: &str,
 ) -> Result<CertifiedKey, String> {
-    let signer = rustls::crypto::ring::sign::any_supported_type(key)
+    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(key)
         .map_err(|e| format!("'{shown}': unsupported private key: {e}"))?;
     let ck = CertifiedKey::new(chain, signer);
     if ck.keys_match().is_err() {

@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_real_rustls_hello_is_read() {
         let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map(|b| {

@@ -85,7 +85,7 @@ impl StoresServerSessions for CountedCache {
 fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
     static T: OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = OnceLock::new();
     T.get_or_init(|| {
-        let inner = rustls::crypto::ring::Ticketer::new().ok()?;
+        let inner = rustls::crypto::aws_lc_rs::Ticketer::new().ok()?;
         Some(Arc::new(Aged(inner)) as Arc<dyn rustls::server::ProducesTickets>)
     })
     .clone()

@@ -4,7 +4,7 @@
 //! needs it would be refused), never dropped in silence. Pure: configuration in, provider out.
 
 use fulcrum_config::tls::{TlsOptions, TlsVersion};
-use rustls::crypto::ring::{cipher_suite as cs, default_provider, kx_group};
+use rustls::crypto::aws_lc_rs::{cipher_suite as cs, default_provider, kx_group};
 use rustls::crypto::CryptoProvider;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use std::sync::Arc;
@@ -290,6 +290,9 @@ pub fn versions(o: &TlsOptions) -> Result<Vec<&'static SupportedProtocolVersion>
 /// The crypto provider for a line: its suites (ordered) and key exchange groups.
 pub fn provider(o: &TlsOptions) -> Result<Arc<CryptoProvider>, String> {
     let mut p = default_provider();
+    // The groups haproxy 2.6's OpenSSL 3.0 agrees on by default (and ring's provider offered):
+    // no ML-KEM hybrid, which aws-lc's provider would add.
+    p.kx_groups = vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1];
     let t12 = match &o.ciphers {
         Some(l) => tls12_suites(l)?,
         None => p
