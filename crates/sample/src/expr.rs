@@ -497,6 +497,7 @@ impl Expr {
     ///
     /// Generic over `with` (its few callers each get their own copy, `with` inlined in it:
     /// a header value's writer costs no call per evaluation).
+    #[inline]
     pub(crate) fn eval_lent<W>(&self, env: &dyn Env, with: &mut W)
     where
         W: FnMut(Option<Sample<'_>>),
