@@ -117,14 +117,29 @@ pub fn writes_source(
     f: Option<&fulcrum_sample::Format>,
     sd: Option<&fulcrum_sample::Format>,
 ) -> bool {
+    asks_source(names_source(f, sd))
+}
+
+/// [`writes_source`] of a frontend whose formats' answer ([`names_source`]) was found when
+/// it was built: what is left per request is two flags of the process (set by whatever
+/// expression compiled so far reads the address).
+#[inline]
+pub fn asks_source(names: bool) -> bool {
+    names || fulcrum_sample::fetch::bc_src_read() || fulcrum_sample::logformat::rule_source_read()
+}
+
+/// Whether a frontend's line formats name `%bi` or `%bp` (a scan of their nodes: done once
+/// per frontend, not per request).
+pub fn names_source(
+    f: Option<&fulcrum_sample::Format>,
+    sd: Option<&fulcrum_sample::Format>,
+) -> bool {
     use fulcrum_sample::logformat::Node;
-    fulcrum_sample::fetch::bc_src_read()
-        || fulcrum_sample::logformat::rule_source_read()
-        || [f, sd].into_iter().flatten().any(|f| {
-            f.nodes
-                .iter()
-                .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
-        })
+    [f, sd].into_iter().flatten().any(|f| {
+        f.nodes
+            .iter()
+            .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
+    })
 }
 
 /// A compiled log format as HAProxy writes it: a run of blanks in the format is one

@@ -121,6 +121,9 @@ pub struct Frontend {
     pub log: Option<Logger>,
     /// `log-format`, compiled (none: `option httplog`/`tcplog` or the default line).
     pub log_format: Option<fulcrum_sample::Format>,
+    /// Its lines (`log-format`, `log-format-sd`) write `%bi`/`%bp`: found once, when built
+    /// (`log_format::names_source`).
+    pub log_source: bool,
     /// `capture request|response header`.
     pub captures: crate::http::capture::Captures,
     /// `unique-id-format` / `unique-id-header`.

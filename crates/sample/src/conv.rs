@@ -395,6 +395,7 @@ pub(crate) fn reads_lent(c: &Conv) -> Option<LentConv> {
 
 /// What converter `c` (which [`reads_lent`] found to be `which`) gives for a string of the
 /// bytes `b`.
+#[inline]
 pub(crate) fn on_lent(c: &Conv, which: LentConv, b: &[u8]) -> Option<Value> {
     Some(match which {
         LentConv::Length => Value::Sint(b.len() as i64),

@@ -67,12 +67,12 @@ pub trait Env {
     /// A variable, `None` when unset.
     fn var(&self, scope: Scope, name: &VarName) -> Option<Value>;
 
-    /// The value of string fetch `f` lent to `with` (`None`: there is none) instead of
-    /// copied, where the environment holds it as bytes (a request's path, a header value);
-    /// false when it does not lend this fetch (the caller then uses [`Env::fetch`]). What it
-    /// lends is what `fetch` gives, as a `Value::Str` (`Value::Meth` for a method).
-    fn with_str(&self, _f: &Fetch, _with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
-        false
+    /// The value of string fetch `f` lent (`Some(None)`: there is none) instead of copied,
+    /// where the environment holds it as bytes (a request's path, a header value); `None`
+    /// when it does not lend this fetch (the caller then uses [`Env::fetch`]). What it lends
+    /// is what `fetch` gives, as a `Value::Str` (`Value::Meth` for a method).
+    fn str_of<'s>(&'s self, _f: &'s Fetch) -> Option<Option<&'s [u8]>> {
+        None
     }
 
     /// [`Env::var`] lent to `with` instead of copied. `with` may hold the variables' lock:

@@ -494,7 +494,14 @@ impl Expr {
     /// follows, and a map's value lent by the map when a string map lookup is the last step
     /// (`%[req.hdr(host),lower,map(hosts.map)]`). `with` must not read or set a variable
     /// ([`Env::with_var`]) nor change a map (it may hold the map's read lock).
-    pub(crate) fn eval_lent(&self, env: &dyn Env, with: &mut dyn FnMut(Option<Sample<'_>>)) {
+    ///
+    /// Generic over `with` (its few callers each get their own copy, `with` inlined in it:
+    /// a header value's writer costs no call per evaluation).
+    #[inline]
+    pub(crate) fn eval_lent<W>(&self, env: &dyn Env, with: &mut W)
+    where
+        W: FnMut(Option<Sample<'_>>),
+    {
         // a converter that reads the lent bytes (`length`, a hash), or none
         let step = match self.lend {
             Lend::Bytes => None,
@@ -505,15 +512,22 @@ impl Expr {
             },
             Lend::Eval => return with(self.eval(env).map(Sample::Val)),
         };
-        let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| match step {
-            None => with(Some(Sample::Str(b))),
-            Some((c, which)) => with(conv::on_lent(c, which, b).map(Sample::Val)),
-        };
+        #[inline(always)]
+        fn lend<W: FnMut(Option<Sample<'_>>)>(
+            step: Option<(&Conv, conv::LentConv)>,
+            b: &[u8],
+            with: &mut W,
+        ) {
+            match step {
+                None => with(Some(Sample::Str(b))),
+                Some((c, which)) => with(conv::on_lent(c, which, b).map(Sample::Val)),
+            }
+        }
         match (self.fetch.kw.id, &self.fetch.args[..]) {
             (fetch::Id::Var, [Arg::Var(scope, name)]) => {
                 let mut other = None;
                 env.with_var(*scope, name, &mut |v| match v {
-                    Some(Value::Str(b)) => lend(b, with),
+                    Some(Value::Str(b)) => lend(step, b, with),
                     v => other = Some(v.cloned()),
                 });
                 // unset, or not a string: after the lock, through the converters
@@ -521,11 +535,13 @@ impl Expr {
                     with(v.and_then(|v| self.convert(v, env)).map(Sample::Val));
                 }
             }
-            _ if matches!(self.fetch.kw.out, Type::Str | Type::Meth)
-                && env.with_str(&self.fetch, &mut |b| match b {
-                    Some(b) => lend(b, with),
-                    None => with(None),
-                }) => {}
+            _ if matches!(self.fetch.kw.out, Type::Str | Type::Meth) => {
+                match env.str_of(&self.fetch) {
+                    Some(Some(b)) => lend(step, b, with),
+                    Some(None) => with(None),
+                    None => with(self.eval(env).map(Sample::Val)),
+                }
+            }
             _ => with(self.eval(env).map(Sample::Val)),
         }
     }
@@ -594,12 +610,8 @@ mod tests {
         fn fetch(&self, f: &Fetch) -> Option<Value> {
             (f.kw.id == fetch::Id::Path).then(|| Value::str("/Shop/Item.html"))
         }
-        fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
-            if f.kw.id != fetch::Id::Path {
-                return false;
-            }
-            with(Some(b"/Shop/Item.html"));
-            true
+        fn str_of<'s>(&'s self, f: &'s Fetch) -> Option<Option<&'s [u8]>> {
+            (f.kw.id == fetch::Id::Path).then_some(Some(b"/Shop/Item.html"))
         }
         fn var(&self, _: Scope, _: &crate::VarName) -> Option<Value> {
             None

@@ -546,12 +546,20 @@ pub const PROCESS_FETCHES: &[&str] = &[
 ];
 
 /// Evaluates a process-level fetch here, or asks the caller for a stream-level one.
+#[inline]
 pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
     // Every fetch answered here reads nothing of the stream: the others go to the caller
-    // without being compared with these names.
+    // without being compared with these names (inline: the caller's call goes straight to
+    // the environment, not through this function's frame).
     if f.kw.needs != Needs::Nothing {
         return env.fetch(f);
     }
+    eval_here(f, env)
+}
+
+/// [`eval`] of a fetch that reads nothing of the stream.
+#[inline(never)]
+fn eval_here(f: &Fetch, env: &dyn Env) -> Option<Value> {
     let arg = |i: usize| f.args.get(i);
     match f.kw.name {
         "always_true" => Some(Value::Bool(true)),

@@ -25,17 +25,19 @@ use crate::cast::cast;
 use crate::value::{Type, Value};
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// The indexes' hash maps: foldhash, seeded per process (std's SipHash costs more than the
 /// rest of a lookup for the short keys of maps and ACLs).
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
+mod class_re;
 mod edges;
 mod ids;
 mod net;
 
+use class_re::ClassRe;
 use edges::Edges;
 use ids::{earliest, put, take, Ids, List};
 
@@ -77,6 +79,8 @@ enum Listed {
     Net4(u32, u32),
     Bytes(Box<[u8]>),
     Re(Regex),
+    /// A `reg` pattern of one anchored class (`^[a-z0-9.:]+$`), matched without the engine.
+    Class(ClassRe),
 }
 
 #[derive(Debug, Clone)]
@@ -91,7 +95,10 @@ struct Stored {
 pub struct Index {
     pub kind: Kind,
     pub icase: bool,
-    entries: BTreeMap<Uid, Stored>,
+    /// The entries by id (hashed: a map lookup reads its entry's value per request, and a
+    /// tree of a hundred entries cost ~190 instructions to search), with their ids in order.
+    entries: HashMap<Uid, Stored>,
+    order: BTreeSet<Uid>,
     /// `str`, `bin`, `beg`, `end`, `dom`, `dir`.
     keys: HashMap<Box<[u8]>, Ids>,
     /// `beg`, `end`, `dom`, `dir`: the key lengths, and the bytes keys start and end with.
@@ -157,7 +164,8 @@ impl Index {
         Index {
             kind,
             icase,
-            entries: BTreeMap::new(),
+            entries: HashMap::default(),
+            order: BTreeSet::new(),
             keys: HashMap::default(),
             edges: Edges::default(),
             ints: HashMap::default(),
@@ -209,11 +217,20 @@ impl Index {
                 Slot::List
             }
             Kind::Reg | Kind::Regm => {
-                let re = RegexBuilder::new(text)
-                    .case_insensitive(self.icase)
-                    .build()
-                    .map_err(|e| format!("invalid regular expression '{text}': {e}"))?;
-                self.list.insert(uid, Listed::Re(re));
+                // (`regm` needs the engine's captures; `-i` its case folding)
+                let class = (kind == Kind::Reg && !self.icase)
+                    .then(|| ClassRe::parse(text))
+                    .flatten();
+                let listed = match class {
+                    Some(c) => Listed::Class(c),
+                    None => Listed::Re(
+                        RegexBuilder::new(text)
+                            .case_insensitive(self.icase)
+                            .build()
+                            .map_err(|e| format!("invalid regular expression '{text}': {e}"))?,
+                    ),
+                };
+                self.list.insert(uid, listed);
                 Slot::List
             }
             Kind::Ip => self.insert_net(uid, text)?,
@@ -228,6 +245,7 @@ impl Index {
                 }
             },
         };
+        self.order.insert(uid);
         self.entries.insert(
             uid,
             Stored {
@@ -244,6 +262,7 @@ impl Index {
         let Some(st) = self.entries.remove(&uid) else {
             return false;
         };
+        self.order.remove(&uid);
         match st.slot {
             Slot::Key(k) => {
                 if !matches!(self.kind, Kind::Str | Kind::Bin) {
@@ -286,20 +305,21 @@ impl Index {
 
     /// The last id added (a standalone set numbers its entries after it).
     pub fn last_uid(&self) -> Option<Uid> {
-        self.entries.keys().next_back().copied()
+        self.order.last().copied()
     }
 
     /// `(id, text, value)` of every entry, in order.
     pub fn entries(&self) -> impl Iterator<Item = (Uid, &str, &[u8])> {
-        self.entries.iter().map(|(u, s)| (*u, &*s.text, &*s.value))
+        self.order
+            .iter()
+            .filter_map(|u| self.entries.get(u).map(|s| (*u, &*s.text, &*s.value)))
     }
 
     /// The ids of the entries written `text`.
     pub fn uids_of(&self, text: &str) -> Vec<Uid> {
-        self.entries
-            .iter()
-            .filter(|(_, s)| &*s.text == text)
-            .map(|(u, _)| *u)
+        self.entries()
+            .filter(|(_, t, _)| *t == text)
+            .map(|(u, ..)| u)
             .collect()
     }
 
@@ -378,7 +398,11 @@ impl Index {
             Kind::Reg | Kind::Regm => self
                 .list
                 .iter()
-                .find(|(_, l)| matches!(l, Listed::Re(r) if r.is_match(&s)))
+                .find(|(_, l)| match l {
+                    Listed::Class(c) => c.is_match(&s),
+                    Listed::Re(r) => r.is_match(&s),
+                    _ => false,
+                })
                 .map(|(u, _)| *u),
             kind => {
                 if self.icase {

@@ -1,7 +1,7 @@
 //! Header rewriting on the way through: hop-by-hop fields (RFC 9110 7.6.1), connection
 //! management between the two sides, and `option forwardfor`.
 
-use super::message::{Message, Version};
+use super::message::{eq_fold, Message, Version};
 use crate::net::Cidr;
 use fulcrum_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::IpAddr;
@@ -16,16 +16,24 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
-/// Whether `name` is one of [`HOP_BY_HOP`] (by length and first letter first: most names
-/// are not, `user-agent` is as long as `connection`).
+/// Whether `name` is one of [`HOP_BY_HOP`]: by length and first letter, inline (most names
+/// are not, and a call per field cost more than the test; `user-agent` is as long as
+/// `connection`), then by name.
+#[inline(always)]
 fn is_hop(name: &[u8]) -> bool {
-    let (2 | 7 | 10 | 16) = name.len() else {
-        return false;
-    };
-    let first = name[0].to_ascii_lowercase();
+    let maybe = matches!(
+        (name.len(), name.first().map(|b| b | 0x20)),
+        (10, Some(b'c' | b'k')) | (16, Some(b'p')) | (2, Some(b't')) | (7, Some(b'u' | b't'))
+    );
+    maybe && is_hop_named(name)
+}
+
+/// [`is_hop`] of a name of a hop-by-hop name's length and first letter.
+#[inline(never)]
+fn is_hop_named(name: &[u8]) -> bool {
     HOP_BY_HOP
         .iter()
-        .any(|h| h[0] == first && h.len() == name.len() && name.eq_ignore_ascii_case(h))
+        .any(|h| h.len() == name.len() && eq_fold(name, h))
 }
 
 /// `TE` naming `trailers` is kept as `te: trailers` alone, as HAProxy 2.6 forwards it (gRPC
@@ -85,7 +93,7 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
         if !is_hop(name) {
             continue;
         }
-        if !name.eq_ignore_ascii_case(b"connection") || !names_no_field(m.value(f)) {
+        if !eq_fold(name, b"connection") || !names_no_field(m.value(f)) {
             return strip_all(m, upgrade);
         }
         plain_connection = Some(if plain_connection.is_none() {
@@ -207,6 +215,32 @@ impl ForwardForRt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_names_in_any_case_and_only_them() {
+        for h in HOP_BY_HOP {
+            let upper = h.to_ascii_uppercase();
+            assert!(
+                is_hop(h) && is_hop(&upper),
+                "{}",
+                String::from_utf8_lossy(h)
+            );
+        }
+        for n in [
+            &b"user-agent"[..],
+            b"X-Path-Len",
+            b"connectio",
+            b"connection2",
+            b"tx",
+            b"trailers",
+            b"upgrades",
+            b"",
+            b"content-encoding",
+            b"proxy-connectioN2",
+        ] {
+            assert!(!is_hop(n), "{}", String::from_utf8_lossy(n));
+        }
+    }
 
     #[test]
     fn strips_hop_by_hop_and_named_fields() {

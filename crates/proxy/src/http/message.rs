@@ -336,7 +336,7 @@ impl Message {
         let (start, end) = (f.name.start as usize, f.name.end as usize);
         // folded a word at a time: no byte-for-byte comparison first (a `memcmp` call
         // costs as much as the folded one)
-        eq_fold(&arena[start..end], name)
+        fold_eq(&arena[start..end], name)
     }
 
     /// The fields that may be named `name` (none when the summary says it is not there).
@@ -516,10 +516,16 @@ impl Message {
 
 type Span = (usize, usize);
 
-/// `a.eq_ignore_ascii_case(b)` eight bytes at a time, inline (header names: `Host` against a
-/// rule's `host`; std's is a call per name and a step per byte outside an LTO build).
-#[inline]
+/// `a.eq_ignore_ascii_case(b)` eight bytes at a time (std's is a step per byte): a call,
+/// for the few fields that need it (a `Connection` field's tokens, a hop-by-hop name).
 pub fn eq_fold(a: &[u8], b: &[u8]) -> bool {
+    fold_eq(a, b)
+}
+
+/// [`eq_fold`] inline, where names are compared per field (header lookups: `Host` against
+/// a rule's `host`).
+#[inline(always)]
+fn fold_eq(a: &[u8], b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // each byte `A`..=`Z` of `x` plus 0x20 (SWAR: no carry crosses a byte)
     let lower = |x: u64| {

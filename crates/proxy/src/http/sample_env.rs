@@ -540,29 +540,26 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
-    fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
+    fn str_of<'s>(&'s self, f: &'s Fetch) -> Option<Option<&'s [u8]>> {
         // what `fetch` answers for these, without copying the value
         let req = self.req;
-        match f.kw.id {
-            Id::Path => with(req.map(Message::path)),
-            Id::Method => with(req.map(Message::method)),
-            Id::Url => with(req.map(Message::target)),
-            Id::Pathq => with(req.map(Message::uri)),
-            Id::Query => with(req.and_then(Message::query)),
+        Some(match f.kw.id {
+            Id::Path => req.map(Message::path),
+            Id::Method => req.map(Message::method),
+            Id::Url => req.map(Message::target),
+            Id::Pathq => req.map(Message::uri),
+            Id::Query => req.and_then(Message::query),
             Id::ReqHdr | Id::ReqFhdr => {
                 let split = f.kw.id == Id::ReqHdr;
-                with(req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))));
+                req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1)))
             }
             Id::ResHdr | Id::ResFhdr => {
                 let split = f.kw.id == Id::ResHdr;
-                with(
-                    self.res
-                        .and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))),
-                );
+                self.res
+                    .and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1)))
             }
-            _ => return false,
-        }
-        true
+            _ => return None,
+        })
     }
 
     fn with_var(&self, scope: Scope, name: &VarName, with: &mut dyn FnMut(Option<&Value>)) {

@@ -223,6 +223,12 @@ fn build_scoped(
             .tcp_rules
             .inspect_delay
             .filter(|_| p.mode == Mode::Tcp && use_backends.iter().any(|(c, _)| c.reads_hello()));
+        let log = crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?;
+        let log_format = crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?;
+        let log_source = crate::log_format::names_source(
+            log_format.as_ref(),
+            log.as_ref().and_then(|l| l.sd.as_ref()),
+        );
         frontends.insert(
             p.name.clone(),
             Arc::new(Frontend {
@@ -279,7 +285,7 @@ fn build_scoped(
                 errors: error_pages(p)?,
                 rendered_errors: rendered_errors(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
-                log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
+                log,
                 captures: crate::http::capture::Captures::new(&p.captures)
                     .with_cookie(p.options.log.capture_cookie.as_ref()),
                 unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
@@ -294,7 +300,8 @@ fn build_scoped(
                             )
                         })
                 }),
-                log_format: crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?,
+                log_format,
+                log_source,
                 head_limit,
                 h1_req: crate::http::h1::Limits {
                     max_headers: config.global.h1.max_headers as usize,

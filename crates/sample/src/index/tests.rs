@@ -225,3 +225,24 @@ fn removals_and_changes_keep_the_rule() {
     assert!(ix.is_empty());
     assert_eq!(ix.find(&s("/a")), None);
 }
+
+#[test]
+fn entries_come_in_id_order_whatever_the_order_they_were_added() {
+    // (the entries are hashed by id: their order is kept beside them)
+    let mut ix = Index::new(Kind::Str, false);
+    for (uid, key) in [(5, "b"), (3, "a"), (9, "b"), (7, "c")] {
+        ix.insert(uid, key, key.as_bytes()).expect("valid key");
+    }
+    let ids: Vec<Uid> = ix.entries().map(|(u, ..)| u).collect();
+    assert_eq!(ids, [3, 5, 7, 9]);
+    assert_eq!(ix.uids_of("b"), [5, 9]);
+    assert_eq!(ix.last_uid(), Some(9));
+    assert_eq!(ix.find(&s("b")), Some(5), "the first added of a key");
+    assert!(ix.remove(9));
+    assert!(!ix.remove(9));
+    assert_eq!(ix.last_uid(), Some(7));
+    assert_eq!(ix.len(), 3);
+    assert!(ix.set_value(3, b"new"));
+    assert_eq!(ix.get(3), Some(("a", &b"new"[..])));
+    assert_eq!(ix.entries().map(|(u, ..)| u).collect::<Vec<_>>(), [3, 5, 7]);
+}

@@ -125,7 +125,7 @@ pub(super) fn any_value(
     split: bool,
     each: &mut dyn FnMut(&[u8]) -> bool,
 ) -> bool {
-    if name.eq_ignore_ascii_case(b"connection") {
+    if name.len() == 10 && name.eq_ignore_ascii_case(b"connection") {
         values(m, name, split).into_iter().any(each)
     } else if split {
         use crate::http::message::{last_comma, trim};

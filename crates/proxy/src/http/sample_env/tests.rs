@@ -214,9 +214,9 @@ fn lent_values_are_the_copied_ones() {
         for text in exprs {
             let e = fulcrum_sample::compile(text).expect("compiles");
             let copied = env.fetch(&e.fetch);
-            let mut lent = None;
-            if env.with_str(&e.fetch, &mut |v| lent = Some(v.map(<[u8]>::to_vec))) {
-                assert_eq!(lent, Some(copied.clone().map(Value::into_bytes)), "{text}");
+            if let Some(lent) = env.str_of(&e.fetch) {
+                let lent = lent.map(<[u8]>::to_vec);
+                assert_eq!(lent, copied.clone().map(Value::into_bytes), "{text}");
                 lent_some += 1;
             }
             let mut all = Vec::new();

@@ -478,8 +478,7 @@ impl<C: ClientStream> Session<C> {
         // Replays are bounded: one per retry the backend allows (at least one).
         let mut replays = be.retries.max(1);
         // `%bi %bp`: asked of the socket only when the lines write them.
-        let sd = self.fe.log.as_ref().and_then(|l| l.sd.as_ref());
-        let source = crate::log_format::writes_source(self.fe.log_format.as_ref(), sd);
+        let source = crate::log_format::asks_source(self.fe.log_source);
         loop {
             if source {
                 rec.source = server.local_addr();
