@@ -71,7 +71,7 @@ pub fn tick(now: Instant) {
     let mut woken = TICKS.with(|t| {
         let mut t = t.borrow_mut();
         let t = &mut *t;
-        t.turn = t.turn.wrapping_add(1);
+        t.turn = t.turn.wrapping_add(1) % NOT_NOTED;
         if t.defer_from.is_some() {
             t.defer_from = now.checked_add(t.margin);
         }
@@ -156,28 +156,30 @@ impl<F: Future> Future for Timeout<'_, F> {
 pub fn next_tick_before(at: Instant) -> NextTick {
     NextTick {
         at,
-        noted: None,
-        done: false,
+        turn: NOT_NOTED,
+        place: 0,
     }
 }
+
+/// [`NextTick::turn`] of a wait not noted.
+const NOT_NOTED: u64 = u64::MAX;
 
 /// The future of [`next_tick_before`].
 pub struct NextTick {
     at: Instant,
-    /// (tick count, place in `waiting`) once noted.
-    noted: Option<(u64, u32)>,
-    done: bool,
+    /// The tick count when noted ([`NOT_NOTED`]: not noted), and its place in `waiting`
+    /// (two words, not an `Option` of them: a tunnel's future holds one for as long as the
+    /// connection lives).
+    turn: u64,
+    place: u32,
 }
 
 impl Future for NextTick {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.done {
-            return Poll::Ready(());
-        }
         let at = self.at;
-        let noted = self.noted;
+        let noted = (self.turn != NOT_NOTED).then_some((self.turn, self.place));
         let state = TICKS.with(|t| {
             let mut t = t.borrow_mut();
             match noted {
@@ -210,12 +212,15 @@ impl Future for NextTick {
         });
         match state {
             Some(noted) => {
-                self.noted = noted;
+                if let Some((turn, i)) = noted {
+                    self.turn = turn;
+                    self.place = i;
+                }
                 Poll::Pending
             }
             None => {
-                self.noted = None;
-                self.done = true;
+                // Polled again after this (not done by its users), it would wait anew.
+                self.turn = NOT_NOTED;
                 Poll::Ready(())
             }
         }
@@ -224,9 +229,10 @@ impl Future for NextTick {
 
 impl Drop for NextTick {
     fn drop(&mut self) {
-        let Some((turn, i)) = self.noted else {
+        if self.turn == NOT_NOTED {
             return;
-        };
+        }
+        let (turn, i) = (self.turn, self.place);
         // A wait that ends before the tick gives its place back (`try_`: not while the thread
         // ends, nor inside a tick's borrow).
         let _ = TICKS.try_with(|t| {
