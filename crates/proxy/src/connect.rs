@@ -92,10 +92,15 @@ impl ServerConn {
 
 /// Connects to `target` (`dst`: the client connection's destination, for servers written
 /// without a port or an address), from `source` when set.
+///
+/// `eager`: the caller's first bytes go out without waiting for the runtime to report the
+/// socket writable (a `mode tcp` session's opening): a loopback connection, made within
+/// `connect()` itself, is then returned as soon as it is made ([`tcp`]).
 pub async fn open(
     target: &Target,
     source: Option<SocketAddr>,
     dst: SocketAddr,
+    eager: bool,
 ) -> io::Result<ServerConn> {
     match target {
         Target::Unix(path) => Ok(ServerConn::Unix(UnixStream::connect(&**path).await?)),
@@ -109,7 +114,7 @@ pub async fn open(
             let addr = target
                 .resolve(dst)
                 .ok_or_else(|| io::Error::other("not an IP target"))?;
-            Ok(ServerConn::Tcp(tcp(addr, source).await?))
+            Ok(ServerConn::Tcp(tcp_with(addr, source, eager).await?))
         }
     }
 }
@@ -137,6 +142,22 @@ pub async fn open_via_socks4(
 /// be established by the writable readiness alone: `SO_ERROR` is read only when the runtime
 /// reports the socket closed or failed (a refused or unreachable server).
 pub async fn tcp(dst: SocketAddr, src: Option<SocketAddr>) -> io::Result<TcpStream> {
+    tcp_with(dst, src, false).await
+}
+
+/// [`tcp`]; with `eager`, a connection to a loopback address is returned once made without
+/// waiting for the runtime's report (a turn of its loop): the kernel runs a loopback
+/// handshake before `connect()` returns (`EINPROGRESS` all the same), and a second
+/// `connect()` says so (0 or `EISCONN`; `EALREADY`: still under way, waited for as usual; an
+/// error: refused). The runtime has not seen the socket writable yet: the caller's first
+/// write goes straight to the socket (`opening`), or waits for that report as any write.
+/// Not for other addresses: a remote handshake takes a round trip, the second call would
+/// only cost a system call.
+pub(crate) async fn tcp_with(
+    dst: SocketAddr,
+    src: Option<SocketAddr>,
+    eager: bool,
+) -> io::Result<TcpStream> {
     use socket2::{Domain, Socket, Type};
     let sock = Socket::new(
         Domain::for_address(dst),
@@ -157,12 +178,30 @@ pub async fn tcp(dst: SocketAddr, src: Option<SocketAddr>) -> io::Result<TcpStre
         }
         sock.bind(&src.into())?;
     }
-    match sock.connect(&dst.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
+    // In a block: the address (128 bytes) is not held across the wait below, in every
+    // connecting future.
+    let made = {
+        let to: socket2::SockAddr = dst.into();
+        match sock.connect(&to) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        eager
+            && dst.ip().is_loopback()
+            && match sock.connect(&to) {
+                Ok(()) => true,
+                Err(e) => match e.raw_os_error() {
+                    Some(nix::libc::EISCONN) => true,
+                    Some(nix::libc::EALREADY) | Some(nix::libc::EINPROGRESS) => false,
+                    _ => return Err(e),
+                },
+            }
+    };
     let s = TcpStream::from_std(std::net::TcpStream::from(sock))?;
+    if made {
+        return Ok(s);
+    }
     let ready = s.ready(tokio::io::Interest::WRITABLE).await?;
     if ready.is_write_closed() {
         if let Some(e) = s.take_error()? {
@@ -252,7 +291,7 @@ mod tests {
                 let addr =
                     std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
-                let conn = open(&Target::Abns(name.as_str().into()), None, NO_DST)
+                let conn = open(&Target::Abns(name.as_str().into()), None, NO_DST, false)
                     .await
                     .expect("connect");
                 let ServerConn::Unix(mut c) = conn else {
@@ -268,6 +307,7 @@ mod tests {
                 &Target::Abns("fulcrum-connect-test-nobody".into()),
                 None,
                 NO_DST,
+                false,
             )
             .await
             .expect_err("nobody listens");
@@ -282,7 +322,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let closed = l.local_addr().expect("addr");
             drop(l);
-            let e = open(&Target::Fixed(closed), None, NO_DST)
+            let e = open(&Target::Fixed(closed), None, NO_DST, false)
                 .await
                 .expect_err("refused");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
@@ -290,7 +330,7 @@ mod tests {
                 .await
                 .expect("bind");
             let dst = l.local_addr().expect("addr");
-            let conn = open(&Target::Fixed(dst), None, NO_DST)
+            let conn = open(&Target::Fixed(dst), None, NO_DST, false)
                 .await
                 .expect("connect");
             let ServerConn::Tcp(c) = conn else {
@@ -304,6 +344,41 @@ mod tests {
         });
     }
 
+    /// Polls `f` once (with the task's waker): its answer then.
+    async fn first_poll<F: std::future::Future>(f: F) -> std::task::Poll<F::Output> {
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx))).await
+    }
+
+    #[test]
+    fn an_eager_loopback_connection_is_made_without_waiting_for_the_runtime() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let dst = l.local_addr().expect("addr");
+            // Eager: made within the first poll (the kernel ran the loopback handshake).
+            let std::task::Poll::Ready(made) = first_poll(tcp_with(dst, None, true)).await else {
+                panic!("an eager loopback connection waits for nothing")
+            };
+            let c = made.expect("connect");
+            assert_eq!(c.peer_addr().expect("peer"), dst);
+            // Written at once, straight to the socket: the server reads it.
+            let sent = socket2::SockRef::from(&c)
+                .send_with_flags(b"z", libc::MSG_NOSIGNAL)
+                .expect("send");
+            assert_eq!(sent, 1);
+            let (mut a, _) = l.accept().await.expect("accept");
+            assert_eq!(a.read_u8().await.expect("read"), b'z');
+            // Not eager: the runtime's report is waited for, as before.
+            assert!(first_poll(tcp_with(dst, None, false)).await.is_pending());
+            // Refused, eager or not: an error.
+            drop(l);
+            let e = tcp_with(dst, None, true).await.expect_err("refused");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
     #[test]
     fn source_address_is_the_servers_peer_address() {
         rt().block_on(async {
@@ -314,7 +389,9 @@ mod tests {
             let target = Target::Fixed(dst);
             for src in ["127.0.0.2:0", "127.0.0.3:0"] {
                 let src: SocketAddr = src.parse().expect("literal");
-                let conn = open(&target, Some(src), NO_DST).await.expect("connect");
+                let conn = open(&target, Some(src), NO_DST, false)
+                    .await
+                    .expect("connect");
                 let (mut a, peer) = l.accept().await.expect("accept");
                 assert_eq!(peer.ip(), src.ip());
                 let ServerConn::Tcp(mut c) = conn else {
@@ -328,6 +405,7 @@ mod tests {
                 &target,
                 Some("192.0.2.1:0".parse().expect("literal")),
                 NO_DST,
+                false,
             )
             .await
             .expect_err("not local");

@@ -449,7 +449,12 @@ impl<P> Farm<P> {
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
             let c = match server.socks4 {
-                None => crate::connect::open(&server.target, server.source, dst).await?,
+                // A `mode tcp` session's opening writes its first bytes without waiting
+                // for the runtime's report of the connection (`connect::tcp_with`).
+                None => {
+                    let eager = self.mode == Mode::Tcp && server.tls().is_none();
+                    crate::connect::open(&server.target, server.source, dst, eager).await?
+                }
                 Some(proxy) => {
                     crate::connect::open_via_socks4(&server.target, server.source, proxy, dst)
                         .await?
@@ -469,7 +474,15 @@ impl<P> Farm<P> {
             crate::connect::h2_start(c, server.h2_mode(), server.id, server.h2_pool()).await
         };
         let r = match self.timeouts.connect {
-            Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
+            // Its timer armed at the worker's next tick (`lazy_timer`): most connections are
+            // made before.
+            Some(t) => {
+                let open = std::pin::pin!(open);
+                let at = tokio::time::Instant::now() + t;
+                crate::lazy_timer::timeout_at(at, open)
+                    .await
+                    .map_err(|()| true)
+            }
             None => Ok(open.await),
         };
         match r {

@@ -30,6 +30,7 @@ pub mod fuzzing;
 pub mod handover;
 pub mod http;
 pub mod inherit;
+pub mod lazy_timer;
 pub mod listener;
 pub mod log;
 pub mod log_error;

@@ -492,49 +492,50 @@ fn spawn_session<C: ClientStream>(
     // `mode tcp` connection's allocation does not grow to an HTTP session's size, and so do
     // a TCP session's phases before its exchange (`tcp::serve`: one more allocation per
     // connection, freed once the server answered, for ~4.6 KB less held while it lives).
+    // Both built in place (`Box::write`): `Box::pin(future)` makes the future on the stack
+    // and then copies all of it into the box.
     if fe.mode == Mode::Tcp {
         let keep = (counted, permits);
-        crate::end::spawn(
-            end,
-            Box::pin(tcp_task(fe, sock, addrs, stop, keep, how, seed)),
+        let task = Box::write(
+            Box::new_uninit(),
+            tcp_task(fe, sock, addrs, stop, keep, how, seed),
         );
+        crate::end::spawn(end, Box::into_pin(task));
         return;
     }
-    crate::end::spawn(
-        end,
-        Box::pin(async move {
-            // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
-            let keep = (counted, permits);
-            let Some(o) = open(fe, sock, addrs, how, seed).await else {
-                return;
-            };
-            // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
-            let alpn_h2 = o
-                .sock
-                .tls()
-                .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
-            let Opened {
-                fe,
-                sock,
-                peer,
-                local,
-                track,
-                handshake,
-            } = o;
-            let session = async move {
-                if h2.is_some() || alpn_h2 {
-                    let tune = h2.unwrap_or(fe.tune_h2);
-                    Box::pin(crate::http::h2::serve(
-                        fe, sock, peer, local, stop, tune, track,
-                    ))
-                    .await
-                } else {
-                    crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
-                }
-            };
-            crate::logline::HANDSHAKE.scope(handshake, session).await
-        }),
-    );
+    let task = Box::write(Box::new_uninit(), async move {
+        // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
+        let keep = (counted, permits);
+        let Some(o) = open(fe, sock, addrs, how, seed).await else {
+            return;
+        };
+        // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
+        let alpn_h2 = o
+            .sock
+            .tls()
+            .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+        let Opened {
+            fe,
+            sock,
+            peer,
+            local,
+            track,
+            handshake,
+        } = o;
+        let session = async move {
+            if h2.is_some() || alpn_h2 {
+                let tune = h2.unwrap_or(fe.tune_h2);
+                Box::pin(crate::http::h2::serve(
+                    fe, sock, peer, local, stop, tune, track,
+                ))
+                .await
+            } else {
+                crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
+            }
+        };
+        crate::logline::HANDSHAKE.scope(handshake, session).await
+    });
+    crate::end::spawn(end, Box::into_pin(task));
 }
 
 /// A `mode tcp` connection's task (boxed by `spawn_session`: the box is as large as its

@@ -46,11 +46,28 @@ pub async fn open<C: ClientStream, S: ClientStream>(
 ) -> Opening {
     // Back to the thread's pool when the opening ends, unless replayed.
     let mut kept = Lent::from(kept);
-    if !preface.is_empty() && server.write_all(preface).await.is_err() {
+    // The client's first bytes, read at once and sent with what goes first (HAProxy tries a
+    // socket before it polls it): a session whose server connection was made within
+    // `connect()` (loopback, `connect::tcp_with`) forwards them in the turn that accepted the
+    // client, before the runtime reports the server's socket (a turn of its loop less per
+    // connection). Else the read is the one the loop below would have made first (or, a
+    // client that has sent nothing yet, one `recv` that finds nothing, as there).
+    if kept.is_empty() {
+        match read_now(client, &mut kept) {
+            Ok(_) => {}
+            Err(_) => return Opening::ClientFailed { sent: 0 },
+        }
+    }
+    if !preface.is_empty() && send(server, preface).await.is_err() {
         return Opening::Replay(kept.into_inner());
     }
-    if !kept.is_empty() && server.write_all(&kept).await.is_err() {
+    if !kept.is_empty() && send(server, &kept).await.is_err() {
         return Opening::Replay(kept.into_inner());
+    }
+    if kept.len() >= cap {
+        return Opening::Committed {
+            sent: kept.len() as u64,
+        };
     }
     let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
     loop {
@@ -120,6 +137,47 @@ pub async fn open<C: ClientStream, S: ClientStream>(
     }
 }
 
+/// Reads what the client has sent so far into `kept`, without waiting (an accepted socket is
+/// taken as readable until a read finds nothing): the bytes read, 0 when none (or when this
+/// kind of stream cannot read without waiting); a pooled buffer is held only when bytes came.
+fn read_now<C: ClientStream>(client: &mut C, kept: &mut Lent) -> std::io::Result<usize> {
+    kept.fill_from_pool();
+    kept.reserve(4096);
+    let room = kept.capacity() - kept.len();
+    let n = match client.try_read_buf(kept) {
+        Some(Ok(n)) => n,
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Some(Err(e)) => return Err(e),
+        None => 0,
+    };
+    if n > 0 && n < room {
+        // The socket is empty: the next wait is on readiness, not `EAGAIN`.
+        client.drained();
+    }
+    if kept.is_empty() {
+        kept.give_back();
+    }
+    Ok(n)
+}
+
+/// Writes all of `data` to the server: a plain TCP socket is written at once, without waiting
+/// for the runtime to have reported it writable (a connection made within `connect()`,
+/// `connect::tcp_with`); what the kernel did not take then waits for that report.
+async fn send<S: ClientStream>(server: &mut S, data: &[u8]) -> std::io::Result<()> {
+    let mut data = data;
+    if let Some(s) = server.plain_tcp() {
+        match socket2::SockRef::from(s).send_with_flags(data, libc::MSG_NOSIGNAL) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !data.is_empty() {
+        server.write_all(data).await?;
+    }
+    Ok(())
+}
+
 /// Waits for the server's first byte (0: it closed): peeked at without `into`, read into
 /// `into` where the stream reads without waiting (a plain socket), peeked at otherwise.
 async fn first_bytes<S: ClientStream>(
@@ -156,9 +214,11 @@ async fn first_bytes<S: ClientStream>(
     }
 }
 
+/// Until `deadline` (its timer armed at the worker's next tick: most openings end before,
+/// `lazy_timer`), or never.
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some(d) => crate::lazy_timer::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }
@@ -306,6 +366,43 @@ mod tests {
                 assert!(matches!(o, Opening::Committed { sent: 1 }), "{o:?}");
             });
         }
+    }
+
+    /// The client's first bytes reach a server connection made within `connect()` (eager,
+    /// loopback) in the opening's first poll: before the runtime reported either socket.
+    #[test]
+    fn the_clients_first_bytes_go_out_in_the_first_poll() {
+        use std::future::Future;
+        rt().block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let (mut user, mut client) = pair(&l).await;
+            user.write_all(b"HELLO").await.expect("write");
+            let backend_l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let to = backend_l.local_addr().expect("addr");
+            let mut server = crate::connect::tcp_with(to, None, true)
+                .await
+                .expect("connect");
+            let mut got_first = BytesMut::new();
+            {
+                let o = opened(
+                    &mut client,
+                    &mut server,
+                    BytesMut::new(),
+                    None,
+                    Some(&mut got_first),
+                );
+                let mut o = std::pin::pin!(o);
+                let polled =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(o.as_mut().poll(cx))).await;
+                assert!(polled.is_pending(), "waits for the server's answer");
+            }
+            // Sent on loopback within that poll: already in the backend's socket.
+            let (mut backend, _) = backend_l.accept().expect("accept");
+            backend.set_nonblocking(true).expect("nonblocking");
+            let mut got = [0u8; 8];
+            let n = std::io::Read::read(&mut backend, &mut got).expect("sent in the first poll");
+            assert_eq!(&got[..n], b"HELLO");
+        });
     }
 
     #[test]

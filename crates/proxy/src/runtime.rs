@@ -133,10 +133,22 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                     let mut srx = srx;
                     let mut tick = tokio::time::interval(crate::park::PARK_AFTER);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    // A one-thread worker's far timeouts wait for its tick to be armed
+                    // (lazy_timer.rs): most connections end before.
+                    let lazy = threads_each == 1;
+                    if lazy {
+                        crate::lazy_timer::start(
+                            tokio::time::Instant::now(),
+                            crate::park::PARK_AFTER,
+                        );
+                    }
                     loop {
                         tokio::select! {
                             _ = &mut srx => break,
-                            _ = tick.tick() => {
+                            at = tick.tick() => {
+                                if lazy {
+                                    crate::lazy_timer::tick(at);
+                                }
                                 let now = std::time::Instant::now();
                                 crate::pool::purge(now);
                                 // Transaction buffers unused lately, then free pages, back
@@ -145,6 +157,9 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                                 crate::trim::tick(now);
                             }
                         }
+                    }
+                    if lazy {
+                        crate::lazy_timer::stop(tokio::time::Instant::now());
                     }
                     if let Some(turn) = turn {
                         turn.abort();

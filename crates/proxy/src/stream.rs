@@ -159,7 +159,11 @@ impl ClientStream for TcpStream {
         self.peek(&mut [0u8; 1]).await
     }
     async fn ready(&mut self) -> io::Result<usize> {
-        self.readable().await.map(|()| 1)
+        // The stream's own reader slot (`poll_read_ready`, as reads use), not `readable()`'s
+        // list of waiters: no lock taken to wait and to stop waiting.
+        std::future::poll_fn(|cx| self.poll_read_ready(cx))
+            .await
+            .map(|()| 1)
     }
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(TcpStream::try_read_buf(self, buf))

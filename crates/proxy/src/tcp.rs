@@ -73,8 +73,10 @@ pub fn serve<C: ClientStream>(
     track: Option<Arc<crate::track::Tracking>>,
 ) -> impl std::future::Future<Output = Option<Upgrade<C>>> {
     // Boxed here, not in the block: an `async fn`'s arguments stay in its future for as long
-    // as it lives; the block holds the box's pointer.
-    let setup = Box::pin(setup(fe, client, peer, local, track));
+    // as it lives; the block holds the box's pointer. Built in place: `Box::pin(future)`
+    // makes the future (~4.4 KB) on the stack and then copies all of it into the box.
+    let setup = Box::write(Box::new_uninit(), setup(fe, client, peer, local, track));
+    let setup = Box::into_pin(setup);
     async move {
         // Bound before its await: a `match` on the boxed call would keep the `Step`
         // temporary's room beside the exchange's.

@@ -274,10 +274,15 @@ async fn watchdog(shared: &Shared, idle: Option<Duration>) {
     loop {
         // Noted before the timer reads the clock: never after the moment it fires.
         let due = monotonic_ns().saturating_add(wait.as_nanos() as u64);
+        let at = tokio::time::Instant::now() + wait;
+        // Its timer armed at the worker's next tick (`lazy_timer`: most tunnels end
+        // before): until then polled on every wakeup (`dog_due` 0), to see the tick.
+        shared.dog_due.store(0, Ordering::Relaxed);
+        crate::lazy_timer::next_tick_before(at).await;
         shared.dog_due.store(due, Ordering::Relaxed);
         // Out of the coop budget: a poll always registers the timer (polls are skipped
         // until it is due, see `next`).
-        tokio::task::unconstrained(tokio::time::sleep(wait)).await;
+        tokio::task::unconstrained(tokio::time::sleep_until(at)).await;
         let since = shared.idle_for();
         if since >= d {
             return;
@@ -475,7 +480,7 @@ fn next(
         return woke;
     }
     let due = dog_due.load(Ordering::Relaxed);
-    if !same || (due != u64::MAX && monotonic_ns() >= due) {
+    if !same || due == 0 || (due != u64::MAX && monotonic_ns() >= due) {
         return dog.poll(cx).map(|()| Woke::Idle);
     }
     Poll::Pending

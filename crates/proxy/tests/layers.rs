@@ -67,6 +67,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "splice",
             // Sends batched per runtime turn: a worker's turn task (tokio only).
             "runtime_turn",
+            // Timeouts armed at a worker's tick when far (tokio only).
+            "lazy_timer",
         ],
     ),
     // When a message body is spliced (uses splice; http::body uses it).
