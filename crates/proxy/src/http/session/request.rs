@@ -144,19 +144,8 @@ impl<C: ClientStream> Session<C> {
         // (the verdict and the hints live in this block, not in the state kept across
         // the exchange)
         let allowed = {
-            let verdict = rules::apply(
-                &fe.http_request,
-                &env,
-                &mut self.req,
-                None,
-                &mut self.scratch,
-            );
-            if let Some((s, d)) = env.moved.result() {
-                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-                (self.peer, self.local) = (s, d);
-            }
-            crate::http::cache_flow::count(&env.cache, &fe.counters);
-            let hints = self.rule_effects(&env, rec);
+            let (verdict, hints) =
+                self.http_request_rules(&fe.http_request, &env, &fe.counters, rec);
             if !hints.is_empty() {
                 self.send_hints(hints, rec).await;
             }
@@ -228,19 +217,8 @@ impl<C: ClientStream> Session<C> {
         // (the verdict and the hints live in this block, not in the state kept across
         // the exchange)
         let allowed = {
-            let verdict = rules::apply(
-                &be.policy.http_request,
-                &env,
-                &mut self.req,
-                None,
-                &mut self.scratch,
-            );
-            if let Some((s, d)) = env.moved.result() {
-                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-                (self.peer, self.local) = (s, d);
-            }
-            crate::http::cache_flow::count(&env.cache, &be.counters);
-            let hints = self.rule_effects(&env, rec);
+            let (verdict, hints) =
+                self.http_request_rules(&be.policy.http_request, &env, &be.counters, rec);
             if !hints.is_empty() {
                 self.send_hints(hints, rec).await;
             }
