@@ -26,7 +26,7 @@ impl<C: ClientStream> Session<C> {
         counters: &Counters,
         rec: &mut Rec,
     ) -> (Verdict, Vec<Response>) {
-        let verdict = rules::apply(chain, env, &mut self.req, None, &mut self.scratch);
+        let verdict = rules::apply(chain, env, &mut self.bufs.req, None, &mut self.bufs.scratch);
         if let Some((s, d)) = env.moved.result() {
             (self.peer, self.local) = (s, d);
         }
@@ -51,9 +51,14 @@ impl<C: ClientStream> Session<C> {
                 let _ = edge.send_interim(&hint.head);
                 continue;
             }
-            self.scratch.clear();
-            hint.write_h1(Close::Silent, Part::Whole, &mut self.scratch);
-            let _ = body::write_all(&mut self.client, &self.scratch, self.fe.timeouts.client).await;
+            self.bufs.scratch.clear();
+            hint.write_h1(Close::Silent, Part::Whole, &mut self.bufs.scratch);
+            let _ = body::write_all(
+                &mut self.client,
+                &self.bufs.scratch,
+                self.fe.timeouts.client,
+            )
+            .await;
         }
     }
 }

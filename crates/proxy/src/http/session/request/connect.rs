@@ -20,7 +20,7 @@ impl<C: ClientStream> Session<C> {
         let header_val;
         let client_tls = self.client.tls().cloned();
         let sni = crate::http::server_sni::evaluator(
-            Some(&self.req),
+            Some(&self.bufs.req),
             self.peer,
             self.local,
             client_tls.as_deref(),
@@ -29,17 +29,17 @@ impl<C: ClientStream> Session<C> {
             header_val = be
                 .hash_header
                 .as_ref()
-                .and_then(|h| self.req.header(h))
+                .and_then(|h| self.bufs.req.header(h))
                 .map(<[u8]>::to_vec);
             Hints {
                 src: Some(src),
-                uri: self.req.uri(),
+                uri: self.bufs.req.uri(),
                 header: header_val.as_deref(),
                 prefer,
                 force: persist == Persist::Force,
                 sni: Some(&sni),
                 priority: rec.priority,
-                redirect: be.has_redir() && matches!(self.req.method(), b"GET" | b"HEAD"),
+                redirect: be.has_redir() && matches!(self.bufs.req.method(), b"GET" | b"HEAD"),
             }
         };
         let mut attached_slot = self.attached.take();
