@@ -184,6 +184,7 @@ mod tests {
         let before = pooled();
         let mut h = shell();
         assert!(h.is_empty_set());
+        let shell_at = &*h as *const Bufs;
         let pooled_set = take(4096);
         let ptr = pooled_set.cbuf.as_ptr();
         give(pooled_set);
@@ -193,7 +194,10 @@ mod tests {
         assert_eq!(pooled(), before);
         h.cbuf.extend_from_slice(b"GET / HTTP/1.1\r\n");
         h.out.extend_from_slice(b"head");
-        let shell_at = &*h as *const Bufs;
+        assert_ne!(
+            &*h as *const Bufs, shell_at,
+            "the holder's box is the pool's now"
+        );
         give_back(&mut h);
         assert_eq!(pooled(), before + 1);
         assert_eq!(h.cbuf.capacity(), 0, "the holder keeps nothing");

@@ -417,14 +417,19 @@ impl<C: ClientStream> Session<C> {
             self.bufs.req.append(b"Connection", b"keep-alive");
         }
         let conn_appended = self.bufs.req.fields.len() > fields;
-        // Phase: assign a server and connect.
-        let (mut assigned, server_conn, origin, mut prior) = match self
-            .assign_and_connect(&be, rec, src, prefer, persist, turn)
-            .await
-        {
-            Ok(v) => v,
-            Err(next) => return next,
-        };
+        // Phase: assign a server and connect (the usual keep-alive request without waiting:
+        // no future built for it).
+        let (mut assigned, server_conn, origin, mut prior) =
+            match self.assign_now(&be, rec, src, prefer, persist, turn) {
+                connect::Assign::Ready(a, c, o, p) => (a, c, o, p),
+                connect::Assign::Later(later) => match self
+                    .assign_and_connect(&be, rec, src, prefer, persist, turn, later)
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(next) => return next,
+                },
+            };
         rec.server = Some(assigned.server().clone());
         rec.queue_pos = assigned.queue_pos;
         if let Some(h) = &be.options.keywords.send_name_header {
