@@ -312,8 +312,10 @@ impl<C: ClientStream> Session<C> {
                 )
         });
         let mut cached_body = Vec::new();
+        // (one pass over the fields: the server's keep-alive, the hop-by-hop fields to strip)
+        let hops = headers::hops(&self.bufs.res);
         let server_reuse = x.server == Next::KeepAlive
-            && headers::server_allows_reuse(&self.bufs.res)
+            && hops.keep_alive(self.bufs.res.version)
             && res_framing != Framing::UntilClose;
         let client = Next::keep_if(
             x.client == Next::KeepAlive
@@ -322,7 +324,7 @@ impl<C: ClientStream> Session<C> {
                 && !self.stopping(),
         );
         let client_version = self.bufs.req.version;
-        headers::strip_hop_by_hop(&mut self.bufs.res, Upgrade::None);
+        headers::strip(&mut self.bufs.res, &hops, Upgrade::None);
         if client == Next::Close {
             self.bufs.res.append(b"connection", b"close");
         } else if client_version == Version::Http10 {

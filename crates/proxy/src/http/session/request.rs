@@ -370,12 +370,14 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
+        // (one pass over the fields: keep-alive, upgrade, the hop-by-hop fields to strip)
+        let hops = headers::hops(&self.bufs.req);
         let client = Next::keep_if(
-            headers::client_wants_keep_alive(&self.bufs.req)
+            hops.keep_alive(self.bufs.req.version)
                 && mode != HttpConnectionMode::Close
                 && !smuggling,
         );
-        let upgrade = headers::upgrade_requested(&self.bufs.req);
+        let upgrade = hops.upgrade();
         let body = if self
             .bufs
             .req
@@ -386,7 +388,7 @@ impl<C: ClientStream> Session<C> {
         } else {
             BodySend::Now
         };
-        headers::strip_hop_by_hop(&mut self.bufs.req, upgrade);
+        headers::strip(&mut self.bufs.req, &hops, upgrade);
         if let Some(ff) = be
             .policy
             .forwardfor
