@@ -76,6 +76,18 @@ impl<T: Held + Default> Pool<T> {
         b
     }
 
+    /// [`Pool::take`] for objects whose empty shell is not free to make (a box): the last
+    /// pooled one moved out, the last shell, if any, in its place.
+    pub fn take_out(&mut self) -> Option<T> {
+        let Some(at) = self.full.checked_sub(1) else {
+            self.low = 0;
+            return None;
+        };
+        self.full = at;
+        self.low = self.low.min(at);
+        Some(self.sets.swap_remove(at))
+    }
+
     /// Lends the last pooled object to `out`, which moves its parts out (leaving the shell
     /// empty); false when none is pooled.
     #[inline]
@@ -95,6 +107,35 @@ impl<T: Held + Default> Pool<T> {
     pub fn give(&mut self, b: T) {
         let mut b = Some(b);
         self.give_with(|slot| *slot = b.take().unwrap_or_default());
+    }
+
+    /// [`Pool::give`] for objects whose empty shell is not free to make (a box): the shell in
+    /// its place, if any, is kept after it (freed instead when the pool holds [`KEEP`]).
+    pub fn give_in(&mut self, b: T) {
+        if self.full >= KEEP {
+            return;
+        }
+        self.sets.push(b);
+        let last = self.sets.len() - 1;
+        self.sets.swap(self.full, last);
+        self.full += 1;
+    }
+
+    /// An empty shell (given back with [`Pool::give_shell`]), if one is kept.
+    pub fn take_shell(&mut self) -> Option<T> {
+        if self.sets.len() > self.full {
+            self.sets.pop()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps an empty shell for [`Pool::take_shell`] (at most [`KEEP`]; the shells go at the
+    /// next tick, [`Pool::decay`]).
+    pub fn give_shell(&mut self, shell: T) {
+        if self.sets.len() - self.full < KEEP {
+            self.sets.push(shell);
+        }
     }
 
     /// Pools an object whose parts `fill` moves into an empty shell (freed instead when the

@@ -82,9 +82,10 @@ impl<P> Farm<P> {
         Some(self.settle_now(assigned, hints, reuse))
     }
 
-    /// What an assigned server gives without waiting: a `redir` answer, or an idle connection
-    /// `reuse` supplies; else [`Settled::Open`] (HTTP/2 servers always: their shared
-    /// connections are looked up after the turn `open_for` waits for).
+    /// What an assigned server gives without waiting: a `redir` answer, an HTTP/2 server's
+    /// shared connection with room, or an idle connection `reuse` supplies; else
+    /// [`Settled::Open`] (an HTTP/2 server's connection is looked up again after the turn
+    /// `open_for` may wait for).
     fn settle_now(
         &self,
         assigned: Assigned<P>,
@@ -101,6 +102,13 @@ impl<P> Farm<P> {
             )));
         }
         if assigned.server().h2_mode() != crate::server::H2Mode::Never {
+            // An open HTTP/2 connection with room for another stream carries it without the
+            // turn ([`Farm::open_for`]'s first look, here so the usual request waits for nothing).
+            if let Some(c) = crate::connect::h2::shared(assigned.server().id) {
+                assigned.server().counters.inc(Ctr::Reuse);
+                self.counters.inc(Ctr::Reuse);
+                return Settled::Done(Ok((assigned, ServerConn::H2(c), Origin::Reused)));
+            }
             return Settled::Open(assigned, false);
         }
         match self.reused(&assigned, hints, reuse) {

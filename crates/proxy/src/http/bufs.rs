@@ -2,7 +2,8 @@
 //! response heads, the output and scratch vectors), lent by a per-thread pool (`buf_pool`):
 //! a session takes a set when a request's first bytes arrive and gives it back when the
 //! transaction ends with the connection idle, so an idle keep-alive connection holds none
-//! (HAProxy's buffer pools do the same). Taking and giving back moves a few pointers; the
+//! (HAProxy's buffer pools do the same). A holder keeps its set boxed (an empty shell between
+//! transactions): taking and giving back swap its box with a pool slot's, a pointer; the
 //! allocations live on in the pool, so a busy thread allocates nothing per request once warm.
 //! Sets the thread did not need lately are freed at its ticks ([`decay`]): a burst of
 //! concurrent transactions (clients that then stay idle) does not leave ~18 KB per set of its
@@ -43,18 +44,27 @@ impl Held for Bufs {
     }
 }
 
+impl Held for Box<Bufs> {
+    fn bytes(&self) -> usize {
+        (**self).bytes()
+    }
+}
+
 thread_local! {
-    static POOL: RefCell<Pool<Bufs>> = const { RefCell::new(Pool::new()) };
+    /// The pooled sets, then empty shells ([`Pool`]): a holder swaps its box with a slot's.
+    static POOL: RefCell<Pool<Box<Bufs>>> = const { RefCell::new(Pool::new()) };
 }
 
 /// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
 /// (`bufsize` 0: the client buffer is left to grow when bytes come, as an HTTP/2 stream's).
-pub fn take(bufsize: usize) -> Bufs {
-    let pooled = POOL.with(|p| p.borrow_mut().take());
-    let mut b = pooled.unwrap_or_else(|| Bufs {
-        req: Message::new(),
-        res: Message::new(),
-        ..Bufs::default()
+pub fn take(bufsize: usize) -> Box<Bufs> {
+    let pooled = POOL.with(|p| p.borrow_mut().take_out());
+    let mut b = pooled.unwrap_or_else(|| {
+        Box::new(Bufs {
+            req: Message::new(),
+            res: Message::new(),
+            ..Bufs::default()
+        })
     });
     // `reserve` moves the client buffer back to the start of its memory: each transaction
     // reads into the same first cache lines, as HAProxy's buffers. The server buffer is
@@ -65,56 +75,41 @@ pub fn take(bufsize: usize) -> Bufs {
     b
 }
 
-/// Gives a set back (emptied; kept for the next transaction of this thread, or freed).
-pub fn give(b: Bufs) {
+/// Gives a set back (emptied; kept for the next transaction of this thread, or freed): a
+/// holder's set as it ends (an HTTP/2 stream's); a set holding nothing is kept as a shell.
+pub fn give(b: Box<Bufs>) {
     let mut b = b;
-    give_back(b.parts());
-}
-
-/// A holder's own places for a set's parts (an HTTP/1 session keeps them as its fields):
-/// [`lend`] and [`give_back`] move each part between them and the pool's slot, once, rather
-/// than a whole set through a few calls.
-pub struct Parts<'a> {
-    pub cbuf: &'a mut BytesMut,
-    pub sbuf: &'a mut BytesMut,
-    pub req: &'a mut Message,
-    pub res: &'a mut Message,
-    pub out: &'a mut Vec<u8>,
-    pub scratch: &'a mut Vec<u8>,
-}
-
-impl Parts<'_> {
-    /// Swaps the parts with a set's (a pooled set's for empty ones, or the other way).
-    #[inline]
-    fn exchange(&mut self, set: &mut Bufs) {
-        use std::mem::swap;
-        swap(self.cbuf, &mut set.cbuf);
-        swap(self.sbuf, &mut set.sbuf);
-        swap(self.req, &mut set.req);
-        swap(self.res, &mut set.res);
-        swap(self.out, &mut set.out);
-        swap(self.scratch, &mut set.scratch);
+    if b.is_empty_set() {
+        give_shell(b);
+        return;
     }
+    empty(&mut b);
+    POOL.with(|p| p.borrow_mut().give_in(b));
 }
 
-impl Bufs {
-    fn parts(&mut self) -> Parts<'_> {
-        Parts {
-            cbuf: &mut self.cbuf,
-            sbuf: &mut self.sbuf,
-            req: &mut self.req,
-            res: &mut self.res,
-            out: &mut self.out,
-            scratch: &mut self.scratch,
-        }
+/// An empty set for a holder that has none (a pooled shell, or new): it holds no buffer.
+pub fn shell() -> Box<Bufs> {
+    POOL.with(|p| p.borrow_mut().take_shell())
+        .unwrap_or_default()
+}
+
+/// Keeps a holder's empty set as it ends (an HTTP/1 session's, after [`give_back`]), for the
+/// next [`shell`] (a set still holding buffers is given back: [`give`]).
+pub fn give_shell(b: Box<Bufs>) {
+    if !b.is_empty_set() {
+        return give(b);
     }
+    let mut b = b;
+    let_go(&mut b);
+    POOL.with(|p| p.borrow_mut().give_shell(b));
 }
 
-/// Puts a set into a holder's empty places ([`take`]'s, without moving a whole set).
-pub fn lend(mut to: Parts<'_>, bufsize: usize) {
-    if !POOL.with(|p| p.borrow_mut().take_with(|set| to.exchange(set))) {
-        *to.req = Message::new();
-        *to.res = Message::new();
+/// Puts a pooled set into a holder's place (an empty shell, which goes to the pool's slot):
+/// a pointer swap, not the set's parts moved.
+pub fn lend(to: &mut Box<Bufs>, bufsize: usize) {
+    if !POOL.with(|p| p.borrow_mut().take_with(|set| std::mem::swap(to, set))) {
+        to.req = Message::new();
+        to.res = Message::new();
     }
     if to.cbuf.capacity() < bufsize {
         to.cbuf.reserve(bufsize);
@@ -122,20 +117,31 @@ pub fn lend(mut to: Parts<'_>, bufsize: usize) {
 }
 
 /// Takes a holder's set back (emptied; kept for the next transaction of this thread, or
-/// freed), leaving its places empty ([`give`]'s, without moving a whole set).
-pub fn give_back(mut from: Parts<'_>) {
-    if from.cbuf.capacity() == 0 && from.sbuf.capacity() == 0 && !from.req.holds_memory() {
+/// freed), leaving an empty shell in its place (a pointer swap).
+pub fn give_back(from: &mut Box<Bufs>) {
+    if from.is_empty_set() {
         // Nothing to keep (an HTTP/2 stream's set may hold its heads only: kept).
-        *from.res = Message::default();
-        *from.out = Vec::new();
-        *from.scratch = Vec::new();
+        let_go(from);
         return;
     }
-    from.cbuf.clear();
-    from.sbuf.clear();
-    from.out.clear();
-    from.scratch.clear();
-    POOL.with(|p| p.borrow_mut().give_with(|set| from.exchange(set)));
+    empty(from);
+    POOL.with(|p| p.borrow_mut().give_with(|set| std::mem::swap(from, set)));
+}
+
+/// What a set that is not pooled may hold beside its client and server buffers and request
+/// head, freed (an empty shell holds no memory).
+fn let_go(b: &mut Bufs) {
+    b.res = Message::default();
+    b.out = Vec::new();
+    b.scratch = Vec::new();
+}
+
+/// A set's buffers emptied, their memory kept.
+fn empty(b: &mut Bufs) {
+    b.cbuf.clear();
+    b.sbuf.clear();
+    b.out.clear();
+    b.scratch.clear();
 }
 
 /// A worker's tick (every `park::PARK_AFTER`): frees the pooled sets and byte buffers
@@ -168,67 +174,58 @@ mod tests {
         let again = take(4096);
         assert_eq!(again.cbuf.as_ptr(), ptr, "the pooled buffer is lent again");
         assert_eq!(pooled(), before);
-        give(Bufs::default());
-        assert_eq!(pooled(), before, "a set holding nothing is dropped");
+        give(Box::default());
+        assert_eq!(pooled(), before, "a set holding nothing is not pooled");
         give(again);
     }
 
     #[test]
-    fn a_holders_places_get_a_pooled_set_and_give_it_back_empty() {
-        struct Holder {
-            cbuf: BytesMut,
-            sbuf: BytesMut,
-            req: Message,
-            res: Message,
-            out: Vec<u8>,
-            scratch: Vec<u8>,
-        }
-        let mut h = Holder {
-            cbuf: BytesMut::new(),
-            sbuf: BytesMut::new(),
-            req: Message::default(),
-            res: Message::default(),
-            out: Vec::new(),
-            scratch: Vec::new(),
-        };
-        macro_rules! parts {
-            () => {
-                Parts {
-                    cbuf: &mut h.cbuf,
-                    sbuf: &mut h.sbuf,
-                    req: &mut h.req,
-                    res: &mut h.res,
-                    out: &mut h.out,
-                    scratch: &mut h.scratch,
-                }
-            };
-        }
+    fn a_holders_shell_gets_a_pooled_set_and_gives_it_back_empty() {
         let before = pooled();
+        let mut h = shell();
+        assert!(h.is_empty_set());
+        let shell_at = &*h as *const Bufs;
         let pooled_set = take(4096);
         let ptr = pooled_set.cbuf.as_ptr();
         give(pooled_set);
-        lend(parts!(), 4096);
+        lend(&mut h, 4096);
         assert_eq!(h.cbuf.as_ptr(), ptr, "the pooled set is lent");
         assert!(h.req.holds_memory() && h.res.holds_memory());
         assert_eq!(pooled(), before);
         h.cbuf.extend_from_slice(b"GET / HTTP/1.1\r\n");
         h.out.extend_from_slice(b"head");
-        give_back(parts!());
+        assert_ne!(
+            &*h as *const Bufs, shell_at,
+            "the holder's box is the pool's now"
+        );
+        give_back(&mut h);
         assert_eq!(pooled(), before + 1);
         assert_eq!(h.cbuf.capacity(), 0, "the holder keeps nothing");
         assert!(!h.req.holds_memory() && h.out.capacity() == 0);
+        assert_eq!(
+            &*h as *const Bufs, shell_at,
+            "its shell comes back: no set moved"
+        );
         // Nothing left in the set it gets next, and nothing held is given back as a set.
-        lend(parts!(), 4096);
+        lend(&mut h, 4096);
         assert_eq!(h.cbuf.as_ptr(), ptr);
         assert!(h.cbuf.is_empty() && h.out.is_empty());
-        give_back(parts!());
-        give_back(parts!());
+        give_back(&mut h);
+        give_back(&mut h);
         assert_eq!(pooled(), before + 1, "empty places give back no set");
         // A pool with nothing: a new set.
         let _ = take(0);
-        lend(parts!(), 4096);
+        lend(&mut h, 4096);
         assert!(h.cbuf.capacity() >= 4096 && h.req.holds_memory());
-        give_back(parts!());
+        give_back(&mut h);
+        // A holder's shell as it ends is kept for the next holder; a set still holding
+        // buffers is pooled instead.
+        let mine = &*h as *const Bufs;
+        give_shell(h);
+        assert_eq!(&*shell() as *const Bufs, mine, "the shell is reused");
+        let full = take(4096);
+        give_shell(full);
+        assert_eq!(pooled(), before + 1);
     }
 
     #[test]
@@ -249,7 +246,7 @@ mod tests {
     #[test]
     fn sets_unused_for_a_window_are_freed() {
         // Each test runs on a thread of its own: this pool is this test's.
-        let burst: Vec<Bufs> = (0..crate::buf_pool::FLOOR + 10)
+        let burst: Vec<Box<Bufs>> = (0..crate::buf_pool::FLOOR + 10)
             .map(|_| take(4096))
             .collect();
         for b in burst {
@@ -258,7 +255,7 @@ mod tests {
         assert_eq!(pooled(), crate::buf_pool::FLOOR + 10);
         // Three sets in use at once every tick (the first tick saw the burst empty the pool).
         for _ in 0..=crate::buf_pool::WINDOW {
-            let busy: Vec<Bufs> = (0..3).map(|_| take(4096)).collect();
+            let busy: Vec<Box<Bufs>> = (0..3).map(|_| take(4096)).collect();
             decay();
             busy.into_iter().for_each(give);
         }

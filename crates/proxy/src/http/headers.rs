@@ -70,44 +70,114 @@ pub enum Upgrade {
     Requested,
 }
 
-/// Whether the request asks for an upgrade.
-pub fn upgrade_requested(req: &Message) -> Upgrade {
-    if req.has_token(b"connection", b"upgrade") && req.has_header(b"upgrade") {
-        Upgrade::Requested
-    } else {
-        Upgrade::None
+/// What one pass over a head's fields found of its connection management (the request's
+/// keep-alive, upgrade and hop-by-hop fields were three scans): its `Connection` tokens,
+/// whether it has an `Upgrade` field, and what [`strip`] has to remove.
+#[derive(Debug, Clone, Copy)]
+pub struct Hops {
+    close: bool,
+    keep_alive: bool,
+    upgrade_token: bool,
+    upgrade_field: bool,
+    strip: Strip,
+}
+
+/// What stripping a head's hop-by-hop fields takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strip {
+    /// No hop-by-hop field (most requests).
+    Nothing,
+    /// One `Connection` field naming no other field (a keep-alive server's `Connection:
+    /// keep-alive`): at this place.
+    One(usize),
+    /// Several such `Connection` fields, and no other hop-by-hop field.
+    Connections,
+    /// Other hop-by-hop fields, or a `Connection` naming fields to remove ([`strip_all`]).
+    All,
+}
+
+/// One pass over `m`'s fields: [`Hops`].
+pub fn hops(m: &Message) -> Hops {
+    let mut h = Hops {
+        close: false,
+        keep_alive: false,
+        upgrade_token: false,
+        upgrade_field: false,
+        strip: Strip::Nothing,
+    };
+    for (i, f) in m.fields.iter().enumerate() {
+        let name = m.name(f);
+        if !is_hop(name) {
+            continue;
+        }
+        if !name.eq_ignore_ascii_case(b"connection") {
+            h.upgrade_field |= name.eq_ignore_ascii_case(b"upgrade");
+            h.strip = Strip::All;
+            continue;
+        }
+        // The fields `Connection` names are only removed with it.
+        let mut names_field = false;
+        for t in m.value(f).split(|&c| c == b',') {
+            let t = super::message::trim(t);
+            if t.eq_ignore_ascii_case(b"close") {
+                h.close = true;
+            } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                h.keep_alive = true;
+            } else if t.eq_ignore_ascii_case(b"upgrade") {
+                h.upgrade_token = true;
+            } else {
+                names_field |= !t.is_empty();
+            }
+        }
+        h.strip = match h.strip {
+            _ if names_field => Strip::All,
+            Strip::Nothing => Strip::One(i),
+            Strip::One(_) => Strip::Connections,
+            s => s,
+        };
+    }
+    h
+}
+
+impl Hops {
+    /// Whether the request asks for an upgrade (`Connection: upgrade` and an `Upgrade` field).
+    pub fn upgrade(&self) -> Upgrade {
+        if self.upgrade_token && self.upgrade_field {
+            Upgrade::Requested
+        } else {
+            Upgrade::None
+        }
+    }
+
+    /// Whether the head's sender keeps its connection open after it (HTTP/1.0:
+    /// `Connection: keep-alive`; later versions: no `Connection: close`).
+    pub fn keep_alive(&self, version: Version) -> bool {
+        if version == Version::Http10 {
+            self.keep_alive
+        } else {
+            !self.close
+        }
     }
 }
 
 /// Removes hop-by-hop fields. With `Upgrade::Requested` the `Upgrade` field survives for a
 /// tunnel.
 pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
-    // The fields `Connection` names are only removed with it: a head without any hop-by-hop
-    // field (most requests) has nothing to strip, and one whose only hop-by-hop fields are
-    // `Connection` naming no other field (a keep-alive server's `Connection: keep-alive`)
-    // loses just those, found in the same pass.
-    // (where the one such field is, or `usize::MAX` when there are several)
-    let mut plain_connection = None;
-    for (i, f) in m.fields.iter().enumerate() {
-        let name = m.name(f);
-        if !is_hop(name) {
-            continue;
-        }
-        if !eq_fold(name, b"connection") || !names_no_field(m.value(f)) {
-            return strip_all(m, upgrade);
-        }
-        plain_connection = Some(if plain_connection.is_none() {
-            i
-        } else {
-            usize::MAX
-        });
-    }
-    match plain_connection {
-        None => {}
-        Some(usize::MAX) => m.remove(b"connection"),
-        Some(i) => {
+    let h = hops(m);
+    strip(m, &h, upgrade);
+}
+
+/// [`strip_hop_by_hop`] with the head's [`hops`] found already (nothing changed since).
+pub fn strip(m: &mut Message, h: &Hops, upgrade: Upgrade) {
+    // A head without any hop-by-hop field (most requests) has nothing to strip, and one whose
+    // only hop-by-hop fields are `Connection` naming no other field loses just those.
+    match h.strip {
+        Strip::Nothing => {}
+        Strip::One(i) => {
             m.fields.remove(i);
         }
+        Strip::Connections => m.remove(b"connection"),
+        Strip::All => strip_all(m, upgrade),
     }
 }
 
@@ -138,32 +208,12 @@ fn strip_all(m: &mut Message, upgrade: Upgrade) {
     });
 }
 
-/// Whether a `Connection` value holds only the tokens that name no field to remove.
-fn names_no_field(v: &[u8]) -> bool {
-    v.split(|&c| c == b',').all(|t| {
-        let t = super::message::trim(t);
-        t.is_empty()
-            || t.eq_ignore_ascii_case(b"close")
-            || t.eq_ignore_ascii_case(b"keep-alive")
-            || t.eq_ignore_ascii_case(b"upgrade")
-    })
-}
-
 /// Whether the client asked to keep its connection open after this request.
 pub fn client_wants_keep_alive(req: &Message) -> bool {
     if req.version == Version::Http10 {
         req.has_token(b"connection", b"keep-alive")
     } else {
         !req.has_token(b"connection", b"close")
-    }
-}
-
-/// Whether the server lets us reuse its connection after this response.
-pub fn server_allows_reuse(res: &Message) -> bool {
-    if res.version == Version::Http10 {
-        res.has_token(b"connection", b"keep-alive")
-    } else {
-        !res.has_token(b"connection", b"close")
     }
 }
 
@@ -276,6 +326,50 @@ mod tests {
         out.clear();
         m.write_response(&mut out);
         assert_eq!(out, b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n");
+    }
+
+    #[test]
+    fn one_pass_finds_keep_alive_upgrade_and_what_to_strip() {
+        let mut m = Message::new();
+        let h = |m: &mut Message, head: &[u8]| {
+            let _ = m.parse_request(head);
+            hops(m)
+        };
+        let plain = h(&mut m, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(plain.keep_alive(Version::Http11) && !plain.keep_alive(Version::Http10));
+        assert_eq!(
+            (plain.upgrade(), plain.strip),
+            (Upgrade::None, Strip::Nothing)
+        );
+        let close = h(
+            &mut m,
+            b"GET / HTTP/1.1\r\nA: 1\r\nconnection: Close\r\n\r\n",
+        );
+        assert!(!close.keep_alive(Version::Http11));
+        assert_eq!(close.strip, Strip::One(1));
+        let ka = h(
+            &mut m,
+            b"GET / HTTP/1.0\r\nConnection: x-y, keep-alive\r\nX-Y: 1\r\n\r\n",
+        );
+        assert!(ka.keep_alive(Version::Http10));
+        assert_eq!(ka.strip, Strip::All, "a field named by Connection goes too");
+        let two = h(
+            &mut m,
+            b"GET / HTTP/1.1\r\nConnection: close\r\nB: 1\r\nConnection: upgrade\r\n\r\n",
+        );
+        assert_eq!(
+            (two.upgrade(), two.strip),
+            (Upgrade::None, Strip::Connections)
+        );
+        let up = h(
+            &mut m,
+            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        );
+        assert_eq!((up.upgrade(), up.strip), (Upgrade::Requested, Strip::All));
+        strip(&mut m, &up, Upgrade::Requested);
+        let mut out = Vec::new();
+        m.write_request(&mut out);
+        assert_eq!(out, b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
     }
 
     #[test]

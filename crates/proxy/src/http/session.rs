@@ -22,7 +22,6 @@
 use super::bufs::{self, Bufs};
 use super::errors;
 use super::h2::edge::H2Edge;
-use super::message::Message;
 use super::response::{Close, Part, Response};
 use crate::backend::Backend;
 use crate::connect::ServerConn;
@@ -32,7 +31,7 @@ use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use crate::track::Tracking;
-use bytes::{Buf, BytesMut};
+use bytes::Buf;
 use idle::End;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -218,12 +217,10 @@ pub struct Session<C> {
     client: C,
     peer: SocketAddr,
     local: SocketAddr,
-    cbuf: BytesMut,
-    sbuf: BytesMut,
-    req: Message,
-    res: Message,
-    out: Vec<u8>,
-    scratch: Vec<u8>,
+    /// The transaction's buffers (`bufs`): a set lent by the thread's pool while a request
+    /// is in flight, an empty shell while the connection is idle (boxed: lending and giving
+    /// back swap a pointer).
+    bufs: Box<Bufs>,
     attached: Option<Attached>,
     stop: watch::Receiver<bool>,
     /// When the connection was accepted: the first request's `timeout http-request` runs from here.
@@ -278,10 +275,9 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         First::Closed | First::Timeout if exact => return,
         First::Closed | First::Timeout => {}
     }
-    let mut s = Session::fresh(fe, client, (peer, local), stop, track, started);
-    if let Some(bufs) = read {
-        s.use_bufs(bufs);
-    }
+    // (the set the first bytes were read into, or a shell: the first read takes one)
+    let bufs = read.unwrap_or_else(bufs::shell);
+    let s = Session::fresh(fe, client, (peer, local), stop, track, started, bufs);
     idle::live(s, counted, keep).await;
 }
 
@@ -294,17 +290,26 @@ pub async fn serve_upgraded<C: ClientStream, K: Send + 'static>(
     track: Option<Arc<Tracking>>,
     keep: K,
 ) {
-    let mut s = Session::fresh(fe, up.client, up.addrs, stop, track, up.accepted);
+    let mut s = Session::fresh(
+        fe,
+        up.client,
+        up.addrs,
+        stop,
+        track,
+        up.accepted,
+        bufs::shell(),
+    );
     s.switched = Some(Box::new(up.inspected));
     if !up.kept.is_empty() {
         s.acquire_bufs();
-        s.cbuf.extend_from_slice(&up.kept);
+        s.bufs.cbuf.extend_from_slice(&up.kept);
     }
     idle::live(s, up.counted, keep).await;
 }
 
 impl<C> Session<C> {
-    /// A connection's session before its first request (no buffers yet).
+    /// A connection's session before its first request (`bufs`: the set its first bytes
+    /// were read into, or an empty shell).
     fn fresh(
         fe: Arc<Frontend>,
         client: C,
@@ -312,18 +317,14 @@ impl<C> Session<C> {
         stop: watch::Receiver<bool>,
         track: Option<Arc<Tracking>>,
         started: tokio::time::Instant,
+        bufs: Box<Bufs>,
     ) -> Box<Session<C>> {
         Box::new(Session {
             fe,
             client,
             peer,
             local,
-            cbuf: BytesMut::new(),
-            sbuf: BytesMut::new(),
-            req: Message::default(),
-            res: Message::default(),
-            out: Vec::new(),
-            scratch: Vec::new(),
+            bufs,
             attached: None,
             stop,
             started,
@@ -359,32 +360,14 @@ pub fn serve_h2(
     let accept = SystemTime::now();
     let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
-    let (mut cbuf, mut sbuf) = (BytesMut::new(), BytesMut::new());
-    let (mut req, mut res) = (Message::default(), Message::default());
-    let (mut out, mut scratch) = (Vec::new(), Vec::new());
-    bufs::lend(
-        bufs::Parts {
-            cbuf: &mut cbuf,
-            sbuf: &mut sbuf,
-            req: &mut req,
-            res: &mut res,
-            out: &mut out,
-            scratch: &mut scratch,
-        },
-        0,
-    );
-    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req);
+    let mut bufs = bufs::take(0);
+    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut bufs.req);
     let mut s = Session {
         fe,
         client: edge,
         peer,
         local,
-        cbuf,
-        sbuf,
-        req,
-        res,
-        out,
-        scratch,
+        bufs,
         attached: None,
         stop,
         started: tokio::time::Instant::from_std(t0),
@@ -398,7 +381,7 @@ pub fn serve_h2(
     };
     // Not boxed: the stream's future is its connection's heap task already.
     async move {
-        match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
+        match super::validate::request(&s.bufs.req, s.fe.h1_req.accept_invalid) {
             Ok(()) => {
                 // The request's phases, not in a future of their own (their future, the
                 // largest part of this one, is moved into place once, not twice).
@@ -419,7 +402,8 @@ pub fn serve_h2(
         if let Some(a) = s.attached.take() {
             a.release();
         }
-        s.release_bufs();
+        // The stream's set goes back whole (no shell to keep).
+        bufs::give(s.bufs);
     }
 }
 
@@ -499,19 +483,19 @@ impl<C: ClientStream> Session<C> {
                     return End::Done;
                 }
             };
-            self.cbuf.advance(head_len);
+            self.bufs.cbuf.advance(head_len);
             let start = self.start(turn == Turn::First, accept, t0, arrived);
             turn = Turn::Later;
             let next = self.request(start, head_len).await;
             if next == Next::Close {
                 return End::Done;
             }
-            if self.cbuf.is_empty() {
+            if self.bufs.cbuf.is_empty() {
                 // The next request may be here already (one read, the one the wait would
                 // start with); if not, the connection is idle: its buffers go back to the
                 // thread's pool until bytes arrive, and its server connection to the idle
                 // connections (as HAProxy does; a private one stays attached).
-                match self.client.try_read_buf(&mut self.cbuf) {
+                match self.client.try_read_buf(&mut self.bufs.cbuf) {
                     Some(Ok(n)) if n > 0 => {}
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => self.go_idle(),
                     None => self.go_idle(),
@@ -566,7 +550,7 @@ impl<C: ClientStream> Session<C> {
             priority: None,
             // Read by the log line only (`%U`): not counted when nothing is logged.
             in_adjust: if self.fe.log.is_some() {
-                crate::http::log_bytes::request_in(&self.req) as i64 - head_len as i64
+                crate::http::log_bytes::request_in(&self.bufs.req) as i64 - head_len as i64
             } else {
                 0
             },
@@ -577,7 +561,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             captures: None,
             applet: None,
-            client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
+            client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.bufs.req)),
             source: None,
             bc_tls: None,
             rt: crate::logline::next_request(),
@@ -649,7 +633,7 @@ async fn first_bytes<C: ClientStream>(
     deadline: Option<tokio::time::Instant>,
     exact: bool,
     bufsize: usize,
-) -> (C, First, Option<Bufs>) {
+) -> (C, First, Option<Box<Bufs>>) {
     let came = |r: std::io::Result<usize>| matches!(r, Ok(n) if n > 0);
     if exact {
         let first = tokio::select! {

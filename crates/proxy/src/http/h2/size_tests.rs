@@ -41,9 +41,12 @@ fn stream_future_is_small() {
     // carries the pointer to its kept HTTP/2 fields: `response::H2Fields`). Session 27:
     // 5,176 (no future of its own around the phases; the futures of answers, early hints,
     // wait-for-body and tcp-response rules built only when there is one; the encoder, a
-    // pending cache store and the rules' log facts boxed when there is one).
+    // pending cache store and the rules' log facts boxed when there is one). Session 28:
+    // 4,944 (the session's transaction buffers boxed, a pointer: −328 bytes, which a pooled
+    // set holds on the heap as before; +96 for what assigning a server settled before the
+    // rest waits: `request/connect.rs`'s `Later`).
     assert!(
-        stream <= 5_176,
+        stream <= 4_944,
         "an HTTP/2 stream's future is {stream} bytes"
     );
 }

@@ -160,17 +160,18 @@ impl<C: ClientStream> Session<C> {
             return;
         }
         let chunked = self
+            .bufs
             .res
             .headers(b"transfer-encoding")
             .any(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
         let body = if chunked {
             let mut c = crate::http::body::Chunked::default();
-            let _ = c.advance(&self.sbuf);
+            let _ = c.advance(&self.bufs.sbuf);
             c.htx()
         } else {
             r.bytes
         };
-        let bytes = crate::http::log_bytes::head(&self.res) + body;
+        let bytes = crate::http::log_bytes::head(&self.bufs.res) + body;
         self.log_line(r, Some(bytes));
         r.nolog = true;
     }
@@ -202,8 +203,9 @@ impl<C: ClientStream> Session<C> {
         };
         // A bad request's line reads no request and no response (the session's messages
         // may still hold a previous request's on a keep-alive connection).
-        let req = (!r.badreq).then_some(&self.req);
-        let res = (r.status != 0 && self.res.status != 0 && !r.badreq).then_some(&self.res);
+        let req = (!r.badreq).then_some(&self.bufs.req);
+        let res =
+            (r.status != 0 && self.bufs.res.status != 0 && !r.badreq).then_some(&self.bufs.res);
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let place = crate::place::Place {

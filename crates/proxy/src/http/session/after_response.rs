@@ -12,7 +12,7 @@ use crate::stream::ClientStream;
 
 impl<C: ClientStream> Session<C> {
     /// Applies the `http-after-response` rules of `be` (when given) and of the frontend to
-    /// the server's answer in `self.res`.
+    /// the server's answer in `self.bufs.res`.
     pub(super) fn after_response(&mut self, env: &Env<'_>, be: Option<&Backend>) {
         let none = |b: Option<&Backend>| b.is_none_or(|b| b.policy.http_after_response.is_empty());
         if self.fe.http_after_response.is_empty() && none(be) {
@@ -28,9 +28,9 @@ impl<C: ClientStream> Session<C> {
             let _ = rules::apply(
                 set,
                 env,
-                &mut self.req,
-                Some(&mut self.res),
-                &mut self.scratch,
+                &mut self.bufs.req,
+                Some(&mut self.bufs.res),
+                &mut self.bufs.scratch,
             );
         }
     }
@@ -101,9 +101,9 @@ impl<C: ClientStream> Session<C> {
             let _ = rules::apply(
                 set,
                 &env,
-                &mut self.req,
+                &mut self.bufs.req,
                 Some(&mut out.head),
-                &mut self.scratch,
+                &mut self.bufs.scratch,
             );
         }
         Some(out)

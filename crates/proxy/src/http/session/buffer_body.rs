@@ -26,13 +26,14 @@ impl<C: ClientStream> Session<C> {
         rule: Option<&fulcrum_config::model::WaitForBody>,
     ) -> Result<Vec<u8>, BodyWait> {
         let chunked = self
+            .bufs
             .req
             .headers(b"transfer-encoding")
             .any(|v| v.to_ascii_lowercase().ends_with(b"chunked"));
         let length = if chunked {
             None
         } else {
-            match self.req.header(b"content-length").map(|v| {
+            match self.bufs.req.header(b"content-length").map(|v| {
                 std::str::from_utf8(v)
                     .ok()
                     .and_then(|s| s.trim().parse::<u64>().ok())
@@ -49,8 +50,8 @@ impl<C: ClientStream> Session<C> {
             Some(n) => b.len() as u64 >= n,
             None => b.starts_with(b"0\r\n") || b.windows(5).any(|w| w == b"\n0\r\n\r"),
         };
-        if !complete(&self.cbuf) && self.req.has_token(b"expect", b"100-continue") {
-            self.req.remove(b"expect");
+        if !complete(&self.bufs.cbuf) && self.bufs.req.has_token(b"expect", b"100-continue") {
+            self.bufs.req.remove(b"expect");
             self.send_continue().await;
         }
         let timeout = match rule {
@@ -58,13 +59,13 @@ impl<C: ClientStream> Session<C> {
             None => self.fe.timeouts.http_request.or(self.fe.timeouts.client),
         };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        while !complete(&self.cbuf) && self.cbuf.len() < cap {
+        while !complete(&self.bufs.cbuf) && self.bufs.cbuf.len() < cap {
             let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
             if left == Some(std::time::Duration::ZERO) {
                 return Err(BodyWait::Timeout);
             }
-            let want = cap - self.cbuf.len();
-            match body::read_some(&mut self.client, &mut self.cbuf, want, left).await {
+            let want = cap - self.bufs.cbuf.len();
+            match body::read_some(&mut self.client, &mut self.bufs.cbuf, want, left).await {
                 Ok(0) => return Err(BodyWait::Closed),
                 Ok(_) => {}
                 Err(body::BodyError::SrcTimeout) => return Err(BodyWait::Timeout),
@@ -72,8 +73,8 @@ impl<C: ClientStream> Session<C> {
             }
         }
         Ok(match length {
-            Some(n) => self.cbuf[..(n.min(self.cbuf.len() as u64) as usize)].to_vec(),
-            None => body_param::dechunk(&self.cbuf),
+            Some(n) => self.bufs.cbuf[..(n.min(self.bufs.cbuf.len() as u64) as usize)].to_vec(),
+            None => body_param::dechunk(&self.bufs.cbuf),
         })
     }
 }
@@ -121,15 +122,20 @@ impl<C: ClientStream> Session<C> {
             let go = bw
                 .cond
                 .as_ref()
-                .is_none_or(|c| c.eval(&env.situation().view(Some(&self.req), None)));
+                .is_none_or(|c| c.eval(&env.situation().view(Some(&self.bufs.req), None)));
             if go && env.body.is_none() {
                 match self.buffer_body(Some(&bw.wait)).await {
                     Ok(b) => env.body = Some(b),
                     Err(w) => return Some(self.body_wait_failed(w, rec).await),
                 }
             }
-            let verdict =
-                crate::http::rules::apply(&bw.after, env, &mut self.req, None, &mut self.scratch);
+            let verdict = crate::http::rules::apply(
+                &bw.after,
+                env,
+                &mut self.bufs.req,
+                None,
+                &mut self.bufs.scratch,
+            );
             if let Some((s, d)) = env.moved.result() {
                 (self.peer, self.local) = (s, d);
             }

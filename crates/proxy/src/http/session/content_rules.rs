@@ -26,7 +26,7 @@ impl<C: ClientStream> Session<C> {
         let seen = crate::http::sample_env::Situation::new(src, dst)
             .with_counters(counters)
             .at(env.place);
-        let ctx = seen.view(Some(&self.req), None);
+        let ctx = seen.view(Some(&self.bufs.req), None);
         let moved = crate::tcp_rules::Moved::default();
         let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
         if let Some((s, d)) = moved.result() {

@@ -19,7 +19,7 @@ impl<C: ClientStream> Session<C> {
         let render = |r: &Reply| {
             let counters = fe.counters(self.track.as_deref(), fe.own_table.as_ref());
             let seen = Situation::new(self.peer, self.local).with_counters(counters);
-            Some(r.answer(&seen.view(Some(&self.req), None)))
+            Some(r.answer(&seen.view(Some(&self.bufs.req), None)))
         };
         let be = be.filter(|b| std::ptr::eq(&b.policy.errors, pages));
         if let Some(b) = be {

@@ -182,32 +182,36 @@ impl<C: ClientStream> Session<C> {
         {
             return step;
         }
-        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
+        be.observe(
+            assigned.server(),
+            ServerEvent::HttpStatus(self.bufs.res.status),
+        );
         if kept.is_some()
             && body_sent == Sent::Done
-            && be.options.retry_on.statuses.contains(&self.res.status)
+            && be.options.retry_on.statuses.contains(&self.bufs.res.status)
         {
             return self.l7_retry(x, rec, assigned, kept);
         }
         // Before the response rules, as HAProxy: a connection-based authentication makes the
         // connection private (and its server preferred) for the rest of the client's session.
-        let auth_bound = binds_connection(&self.res);
+        let auth_bound = binds_connection(&self.bufs.res);
         rec.trs = Some(t_sent.elapsed());
-        rec.status = self.res.status;
+        rec.status = self.bufs.res.status;
         // `%B`'s count of the head as it came (`log_bytes`): read by the log line only.
         let htx_head = if fe.log.is_some() {
-            crate::http::log_bytes::head(&self.res) as i64
+            crate::http::log_bytes::head(&self.bufs.res) as i64
         } else {
             0
         };
 
         // Phase: upgrade to a tunnel.
-        if self.res.status == 101 && x.upgrade == Upgrade::Requested {
+        if self.bufs.res.status == 101 && x.upgrade == Upgrade::Requested {
             self.count_status(rec);
-            self.out.clear();
-            self.res
-                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
-            if body::write_all(&mut self.client, &self.out, cli_timeout)
+            self.bufs.out.clear();
+            self.bufs
+                .res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.bufs.out);
+            if body::write_all(&mut self.client, &self.bufs.out, cli_timeout)
                 .await
                 .is_err()
             {
@@ -223,9 +227,9 @@ impl<C: ClientStream> Session<C> {
                     crate::splice::TUNNEL_DEFAULT,
                 ),
             };
-            let to_server = self.cbuf.split().freeze();
-            let to_client = self.sbuf.split().freeze();
-            rec.head_out = self.out.len() as u64;
+            let to_server = self.bufs.cbuf.split().freeze();
+            let to_client = self.bufs.sbuf.split().freeze();
+            rec.head_out = self.bufs.out.len() as u64;
             rec.log_adjust = htx_head - rec.head_out as i64;
             let (up, down, _) =
                 crate::tunnel::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t)
@@ -242,11 +246,11 @@ impl<C: ClientStream> Session<C> {
             }
             let seen =
                 crate::http::sample_env::Situation::new(self.peer, self.local).at(x.env.place);
-            let env = seen.view(Some(&self.req), Some(&self.res));
+            let env = seen.view(Some(&self.bufs.req), Some(&self.bufs.res));
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         // Phase: http-response rules (backend, then frontend).
-        let res_framing = match body::response_framing(&mut self.res, &self.req) {
+        let res_framing = match body::response_framing(&mut self.bufs.res, &self.bufs.req) {
             Ok(f) => f,
             // framing that does not parse (`Content-Length: zz`): refused, `PH` as haproxy
             Err(_) => return self.failed(502, rec, Termination::PROXY_HEADERS, be).await,
@@ -271,7 +275,7 @@ impl<C: ClientStream> Session<C> {
             waited = true;
         }
         env.res_body_in
-            .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
+            .store(self.bufs.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
         // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).
         let mut at = None;
         loop {
@@ -293,7 +297,7 @@ impl<C: ClientStream> Session<C> {
                             .await;
                     }
                     env.res_body_in
-                        .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
+                        .store(self.bufs.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -308,8 +312,10 @@ impl<C: ClientStream> Session<C> {
                 )
         });
         let mut cached_body = Vec::new();
+        // (one pass over the fields: the server's keep-alive, the hop-by-hop fields to strip)
+        let hops = headers::hops(&self.bufs.res);
         let server_reuse = x.server == Next::KeepAlive
-            && headers::server_allows_reuse(&self.res)
+            && hops.keep_alive(self.bufs.res.version)
             && res_framing != Framing::UntilClose;
         let client = Next::keep_if(
             x.client == Next::KeepAlive
@@ -317,31 +323,32 @@ impl<C: ClientStream> Session<C> {
                 && body_sent == Sent::Done
                 && !self.stopping(),
         );
-        let client_version = self.req.version;
-        headers::strip_hop_by_hop(&mut self.res, Upgrade::None);
+        let client_version = self.bufs.req.version;
+        headers::strip(&mut self.bufs.res, &hops, Upgrade::None);
         if client == Next::Close {
-            self.res.append(b"connection", b"close");
+            self.bufs.res.append(b"connection", b"close");
         } else if client_version == Version::Http10 {
-            self.res.append(b"connection", b"keep-alive");
+            self.bufs.res.append(b"connection", b"keep-alive");
         }
         // Phase: forward the response head with as much body as is already here (HTTP/2:
         // the head goes from the neutral head, `out` holds body bytes only).
-        self.out.clear();
-        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
+        self.bufs.out.clear();
+        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.bufs.res));
         if h2_head.is_none() {
-            self.res
-                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
+            self.bufs
+                .res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.bufs.out);
         }
         let mut res_framing = res_framing;
         if encoder.is_some() {
             // compressed: the head alone, the body re-encoded below
         } else if let Framing::Length(n) = res_framing {
-            let k = (self.sbuf.len() as u64).min(n) as usize;
-            self.out.extend_from_slice(&self.sbuf[..k]);
+            let k = (self.bufs.sbuf.len() as u64).min(n) as usize;
+            self.bufs.out.extend_from_slice(&self.bufs.sbuf[..k]);
             if cache_store.is_some() {
-                cached_body.extend_from_slice(&self.sbuf[..k]);
+                cached_body.extend_from_slice(&self.bufs.sbuf[..k]);
             }
-            self.sbuf.advance(k);
+            self.bufs.sbuf.advance(k);
             rec.bytes = k as u64;
             res_framing = if k as u64 == n {
                 Framing::None
@@ -349,7 +356,7 @@ impl<C: ClientStream> Session<C> {
                 Framing::Length(n - k as u64)
             };
         }
-        rec.head_out = h2_head.unwrap_or(self.out.len() as u64 - rec.bytes);
+        rec.head_out = h2_head.unwrap_or(self.bufs.out.len() as u64 - rec.bytes);
         rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
         if !self.send_response_head(cli_timeout).await {
@@ -374,7 +381,7 @@ impl<C: ClientStream> Session<C> {
             return step;
         }
         // A `send-proxy` connection carries one client's addresses: never kept for reuse.
-        if server_reuse && self.sbuf.is_empty() && assigned.server().send_proxy == 0 {
+        if server_reuse && self.bufs.sbuf.is_empty() && assigned.server().send_proxy == 0 {
             let never = be.options.http_reuse == fulcrum_config::model::HttpReuse::Never;
             self.attached = Some(Attached {
                 server: assigned.server().clone(),

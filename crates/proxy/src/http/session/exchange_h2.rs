@@ -49,12 +49,12 @@ impl<C: ClientStream> Session<C> {
         // (the HTTP/2 server gets the body at once).
         let expects = x.body == BodySend::After100Continue;
         if expects {
-            self.req.remove(b"expect");
+            self.bufs.req.remove(b"expect");
         }
         // An HTTP/2 client's head as it came goes on as it is if the request still holds it.
         let carried = super::h2_edge(&mut self.client).and_then(|e| e.take_request());
         let tls = assigned.server().tls().is_some();
-        let head = match upstream::request_head(&self.req, tls, carried) {
+        let head = match upstream::request_head(&self.bufs.req, tls, carried) {
             Ok(h) => h,
             Err(_) => {
                 let s = self
@@ -102,7 +102,7 @@ impl<C: ClientStream> Session<C> {
             match body::forward(
                 framing,
                 &mut self.client,
-                &mut self.cbuf,
+                &mut self.bufs.cbuf,
                 &mut sink,
                 fe.bufsize,
                 cli_timeout,
@@ -135,9 +135,9 @@ impl<C: ClientStream> Session<C> {
                 None => break None,
                 Some(Some(Ok(r))) => {
                     let (parts, _) = r.into_parts();
-                    upstream::response_message(&parts, false, false, &mut self.res);
+                    upstream::response_message(&parts, false, false, &mut self.bufs.res);
                     crate::http::h2::maps::give(parts.headers);
-                    if self.res.status == 100 && expects {
+                    if self.bufs.res.status == 100 && expects {
                         continue;
                     }
                     if !self.relay_interim().await {
@@ -200,8 +200,8 @@ impl<C: ClientStream> Session<C> {
         let res_body = upstream::response_message(
             &parts,
             recv.is_end_stream(),
-            self.req.is_head(),
-            &mut self.res,
+            self.bufs.req.is_head(),
+            &mut self.bufs.res,
         );
         // To an HTTP/2 client, the answer's fields go on as they came unless rules change them.
         match super::h2_edge(&mut self.client) {
@@ -209,10 +209,13 @@ impl<C: ClientStream> Session<C> {
             None => crate::http::h2::maps::give(parts.headers),
         }
         let mut server = upstream::response_source(recv, res_body);
-        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
+        be.observe(
+            assigned.server(),
+            ServerEvent::HttpStatus(self.bufs.res.status),
+        );
         rec.trs = Some(t_sent.elapsed());
-        rec.status = self.res.status;
-        let htx_head = crate::http::log_bytes::head(&self.res) as i64;
+        rec.status = self.bufs.res.status;
+        let htx_head = crate::http::log_bytes::head(&self.bufs.res) as i64;
 
         // Phase: `stick store-response`, then http-response rules (backend, then frontend).
         if be.policy.stick_sample.is_some() {
@@ -221,13 +224,13 @@ impl<C: ClientStream> Session<C> {
             }
             let seen =
                 crate::http::sample_env::Situation::new(self.peer, self.local).at(x.env.place);
-            let env = seen.view(Some(&self.req), Some(&self.res));
+            let env = seen.view(Some(&self.bufs.req), Some(&self.bufs.res));
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         let res_framing = match res_body {
             InBody::None => Framing::None,
             InBody::Chunked => Framing::Chunked,
-            InBody::Length => match body::response_framing(&mut self.res, &self.req) {
+            InBody::Length => match body::response_framing(&mut self.bufs.res, &self.bufs.req) {
                 Ok(f) => f,
                 Err(_) => {
                     be.observe(assigned.server(), ServerEvent::HttpInvalid);
@@ -250,29 +253,30 @@ impl<C: ClientStream> Session<C> {
         }
         if res_body == InBody::Chunked {
             // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
-            self.res.append(b"transfer-encoding", b"chunked");
+            self.bufs.res.append(b"transfer-encoding", b"chunked");
         }
         let encoder = self.response_encoder(x, res_framing);
         let cache_store = x.env.cache.take_pending().filter(|_| {
             encoder.is_none() && matches!(res_framing, Framing::Length(_) | Framing::Chunked)
         });
         let client = Next::keep_if(x.client == Next::KeepAlive && body_done && !self.stopping());
-        headers::strip_hop_by_hop(&mut self.res, Upgrade::None);
+        headers::strip_hop_by_hop(&mut self.bufs.res, Upgrade::None);
         if client == Next::Close {
-            self.res.append(b"connection", b"close");
-        } else if self.req.version == Version::Http10 {
-            self.res.append(b"connection", b"keep-alive");
+            self.bufs.res.append(b"connection", b"close");
+        } else if self.bufs.req.version == Version::Http10 {
+            self.bufs.res.append(b"connection", b"keep-alive");
         }
 
         // Phase: the response head to the client's codec, then the body.
-        self.out.clear();
-        self.sbuf.clear();
-        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
+        self.bufs.out.clear();
+        self.bufs.sbuf.clear();
+        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.bufs.res));
         if h2_head.is_none() {
-            self.res
-                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
+            self.bufs
+                .res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.bufs.out);
         }
-        rec.head_out = h2_head.unwrap_or(self.out.len() as u64);
+        rec.head_out = h2_head.unwrap_or(self.bufs.out.len() as u64);
         rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
         if !self.send_response_head(cli_timeout).await {

@@ -15,19 +15,19 @@ impl<C: ClientStream> Session<C> {
     /// (`validate::normalize`), then HAProxy's checks of the result (`validate::request`).
     fn parse_head(&mut self) -> Result<Option<usize>, HeadError> {
         let limits = self.fe.h1_req;
-        let r = match self.req.parse_request_with(&self.cbuf, &limits) {
-            Err(ParseError::Invalid) => match validate::normalize(&self.cbuf) {
+        let r = match self.bufs.req.parse_request_with(&self.bufs.cbuf, &limits) {
+            Err(ParseError::Invalid) => match validate::normalize(&self.bufs.cbuf) {
                 Err(Refused(status)) => return Err(HeadError::Refused(status)),
-                Ok(Some(copy)) => self.req.parse_request_with(&copy, &limits),
+                Ok(Some(copy)) => self.bufs.req.parse_request_with(&copy, &limits),
                 Ok(None) => return Err(HeadError::Invalid),
             },
             r => r,
         };
         match r {
-            Ok(Some(n)) => match validate::request(&self.req, limits.accept_invalid) {
+            Ok(Some(n)) => match validate::request(&self.bufs.req, limits.accept_invalid) {
                 // An invalid Content-Length, a coding other than `chunked` last, `chunked`
                 // twice: refused with the head, before any rule, as HAProxy's H1 parser.
-                Ok(()) if !crate::http::body::request_framing_valid(&self.req) => {
+                Ok(()) if !crate::http::body::request_framing_valid(&self.bufs.req) => {
                     Err(HeadError::Refused(400))
                 }
                 Ok(()) => Ok(Some(n)),
@@ -38,7 +38,7 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    /// Reads one request head into `self.req`; returns its length in `cbuf`.
+    /// Reads one request head into `self.bufs.req`; returns its length in `cbuf`.
     /// `arrived`: set to when the first byte of the head came, if it was not here already.
     pub(super) async fn read_head(
         &mut self,
@@ -63,18 +63,18 @@ impl<C: ClientStream> Session<C> {
         };
         let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
-            if !self.cbuf.is_empty() {
+            if !self.bufs.cbuf.is_empty() {
                 match self.parse_head() {
                     Ok(Some(n)) if n <= limit => return Ok(n),
                     Ok(Some(_)) => return Err(HeadError::TooLarge),
-                    Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
+                    Ok(None) if self.bufs.cbuf.len() >= limit => return Err(HeadError::TooLarge),
                     Ok(None) => {}
                     Err(e) => return Err(e),
                 }
             }
-            let empty = self.cbuf.is_empty();
+            let empty = self.bufs.cbuf.is_empty();
             let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
-            if empty && self.cbuf.capacity() == 0 {
+            if empty && self.bufs.cbuf.capacity() == 0 {
                 // No buffers (an idle connection holds none): wait for readiness, then take a
                 // set from the thread's pool and read; a wake with nothing to read gives it
                 // back and waits again.
@@ -98,13 +98,13 @@ impl<C: ClientStream> Session<C> {
                     }),
                 }
                 self.acquire_bufs();
-                match self.client.try_read_buf(&mut self.cbuf) {
+                match self.client.try_read_buf(&mut self.bufs.cbuf) {
                     // This stream reads asynchronously below (`ready` was exact).
                     None => {}
                     // A short read: the end-of-request check reads nothing more.
                     Some(Ok(n)) if n > 0 => {
                         *arrived = Some(std::time::Instant::now());
-                        drained_if_short(&self.client, &self.cbuf)
+                        drained_if_short(&self.client, &self.bufs.cbuf)
                     }
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.release_bufs()
@@ -117,7 +117,7 @@ impl<C: ClientStream> Session<C> {
             if empty {
                 // Between requests: one read, interrupted by a stop or the keep-alive timeout
                 // (`read_buf` is cancel-safe: nothing is lost when another branch wins).
-                let read = self.client.read_buf(&mut self.cbuf);
+                let read = self.client.read_buf(&mut self.bufs.cbuf);
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = read => match r {
@@ -132,7 +132,7 @@ impl<C: ClientStream> Session<C> {
                     _ = self.alarm.until(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
             }
-            let read = body::read_some(&mut self.client, &mut self.cbuf, bufsize, None);
+            let read = body::read_some(&mut self.client, &mut self.bufs.cbuf, bufsize, None);
             tokio::select! {
                 r = read => match r {
                     Ok(0) | Err(_) => return Err(HeadError::Aborted(Received::Part)),

@@ -29,12 +29,14 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
             if let Some(a) = s.attached.take() {
                 a.release();
             }
-            // The next connection of this thread reuses them.
+            // The next connection of this thread reuses them (its shell too).
             s.release_bufs();
+            super::super::bufs::give_shell(s.bufs);
         }
         End::Park(deadline) => {
             s.release_bufs();
             let s = *s;
+            super::super::bufs::give_shell(s.bufs);
             // Only streams that say `PARK` come here, and they can all be taken off the
             // runtime; one that could not is closed, as at the idle deadline.
             let Ok(Ok(client)) = s.client.into_cold() else {
@@ -100,7 +102,16 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             return;
         };
         let end = i.fe.end.tracker();
-        let mut s = Session::fresh(i.fe, client, (i.peer, i.local), i.stop, i.track, i.since);
+        let shell = super::super::bufs::shell();
+        let mut s = Session::fresh(
+            i.fe,
+            client,
+            (i.peer, i.local),
+            i.stop,
+            i.track,
+            i.since,
+            shell,
+        );
         s.attached = i.attached.map(|a| *a);
         s.wait_from = Some(i.since);
         s.served = i.served;
@@ -122,35 +133,11 @@ impl<C: ClientStream> Session<C> {
 
     /// Gives this connection's transaction buffers back to the thread's pool.
     pub(super) fn release_bufs(&mut self) {
-        super::super::bufs::give_back(self.buf_parts());
+        super::super::bufs::give_back(&mut self.bufs);
     }
 
     /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
     pub(super) fn acquire_bufs(&mut self) {
-        let bufsize = self.fe.bufsize;
-        super::super::bufs::lend(self.buf_parts(), bufsize);
-    }
-
-    /// Where this session holds its transaction buffers.
-    fn buf_parts(&mut self) -> super::super::bufs::Parts<'_> {
-        super::super::bufs::Parts {
-            cbuf: &mut self.cbuf,
-            sbuf: &mut self.sbuf,
-            req: &mut self.req,
-            res: &mut self.res,
-            out: &mut self.out,
-            scratch: &mut self.scratch,
-        }
-    }
-
-    /// Holds a set of transaction buffers taken from the thread's pool (bytes have arrived,
-    /// perhaps read into it already).
-    pub(super) fn use_bufs(&mut self, b: super::super::bufs::Bufs) {
-        self.cbuf = b.cbuf;
-        self.sbuf = b.sbuf;
-        self.req = b.req;
-        self.res = b.res;
-        self.out = b.out;
-        self.scratch = b.scratch;
+        super::super::bufs::lend(&mut self.bufs, self.fe.bufsize);
     }
 }

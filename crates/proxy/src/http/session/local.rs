@@ -58,7 +58,7 @@ impl<C: ClientStream> Session<C> {
         how: Invocation,
         rec: &mut Rec,
     ) -> Next {
-        let framing = body::request_framing(&mut self.req).ok();
+        let framing = body::request_framing(&mut self.bufs.req).ok();
         let mut drained = Drained::of(framing);
         let mut form = Vec::new();
         if let Some(Framing::Length(n)) = framing
@@ -66,10 +66,10 @@ impl<C: ClientStream> Session<C> {
             .filter(|_| applet.wants_body())
         {
             let n = n as usize;
-            while self.cbuf.len() < n {
+            while self.bufs.cbuf.len() < n {
                 match body::read_some(
                     &mut self.client,
-                    &mut self.cbuf,
+                    &mut self.bufs.cbuf,
                     self.fe.bufsize,
                     self.fe.timeouts.client,
                 )
@@ -79,17 +79,17 @@ impl<C: ClientStream> Session<C> {
                     Ok(_) => {}
                 }
             }
-            form = self.cbuf.split_to(n).to_vec();
+            form = self.bufs.cbuf.split_to(n).to_vec();
             rec.bytes_in += n as u64;
             drained = Drained::Yes;
         }
         let seen = crate::http::sample_env::Situation::new(self.peer, self.local)
             .with_tls(self.client.tls().map(|t| &**t));
-        let ctx = seen.view(Some(&self.req), None);
+        let ctx = seen.view(Some(&self.bufs.req), None);
         let ans = applet.answer(&AppletRequest {
-            method: self.req.method(),
-            uri: self.req.uri(),
-            head: &self.req,
+            method: self.bufs.req.method(),
+            uri: self.bufs.req.uri(),
+            head: &self.bufs.req,
             body: &form,
             ctx: &ctx,
         });
@@ -157,7 +157,7 @@ impl<C: ClientStream> Session<C> {
         rec.term = Termination::LOCAL;
         rec.nolog = true;
         self.count_status(rec);
-        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        let drained = Drained::of(body::request_framing(&mut self.bufs.req).ok());
         self.send_local(rec, page.as_deref(), drained).await
     }
 
@@ -216,7 +216,7 @@ impl<C: ClientStream> Session<C> {
                 rec.term = Termination::LOCAL;
                 self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
-                let drained = Drained::of(body::request_framing(&mut self.req).ok());
+                let drained = Drained::of(body::request_framing(&mut self.bufs.req).ok());
                 Some(self.send_local(rec, Some(&resp), drained).await)
             }
         }
@@ -228,7 +228,7 @@ impl<C: ClientStream> Session<C> {
         rec.status = resp.status();
         rec.term = term;
         self.count_status(rec);
-        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        let drained = Drained::of(body::request_framing(&mut self.bufs.req).ok());
         self.send_local(rec, Some(resp), drained).await
     }
 
@@ -271,7 +271,7 @@ impl<C: ClientStream> Session<C> {
         rec.term = term;
         self.count_status(rec);
         let page = self.error_page(status, pages, rec.backend.as_deref());
-        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        let drained = Drained::of(body::request_framing(&mut self.bufs.req).ok());
         let keep = after == AfterError::KeepIfClean
             && page.as_deref().is_none_or(Response::delimited)
             && drained == Drained::Yes

@@ -15,9 +15,9 @@ impl<C: ClientStream> Session<C> {
         rec: &mut Rec,
     ) -> Next {
         let prefix = srv.limits.redir().unwrap_or_default();
-        let mut location = Vec::with_capacity(prefix.len() + self.req.uri().len());
+        let mut location = Vec::with_capacity(prefix.len() + self.bufs.req.uri().len());
         location.extend_from_slice(prefix.as_bytes());
-        location.extend_from_slice(self.req.uri());
+        location.extend_from_slice(self.bufs.req.uri());
         let resp = crate::http::response::Response::new(302, b"Found")
             .field(b"cache-control", b"no-cache")
             .field(b"content-length", b"0")
@@ -28,7 +28,7 @@ impl<C: ClientStream> Session<C> {
             crate::termination::Phase::Connect,
         );
         self.count_status(rec);
-        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        let drained = Drained::of(body::request_framing(&mut self.bufs.req).ok());
         self.send_local(rec, Some(&resp), drained).await
     }
 }

@@ -77,7 +77,7 @@ impl<C: ClientStream> Session<C> {
                     *enc,
                     res_framing,
                     &mut *server,
-                    &mut self.sbuf,
+                    &mut self.bufs.sbuf,
                     &mut self.client,
                     fe.bufsize,
                     srv_timeout,
@@ -100,7 +100,7 @@ impl<C: ClientStream> Session<C> {
                 let r = body::forward_spliced(
                     res_framing,
                     &mut *server,
-                    &mut self.sbuf,
+                    &mut self.bufs.sbuf,
                     &mut tee,
                     fe.bufsize,
                     (srv_timeout, cli_timeout),
@@ -119,7 +119,7 @@ impl<C: ClientStream> Session<C> {
                 let r = body::forward_spliced(
                     res_framing,
                     &mut *server,
-                    &mut self.sbuf,
+                    &mut self.bufs.sbuf,
                     &mut self.client,
                     read,
                     (srv_timeout, cli_timeout),
@@ -129,11 +129,14 @@ impl<C: ClientStream> Session<C> {
                 .await
                 .map(|htx| (sent, htx))
                 .map_err(|e| (e, sent));
-                if read > fe.bufsize && self.sbuf.is_empty() && self.sbuf.capacity() > fe.bufsize {
+                if read > fe.bufsize
+                    && self.bufs.sbuf.is_empty()
+                    && self.bufs.sbuf.capacity() > fe.bufsize
+                {
                     // Grown for this body: the buffer set goes back to the thread's pool, and
                     // a later answer's head must be read into `tune.bufsize` (a plain
                     // client's session splices the body left after it).
-                    self.sbuf = bytes::BytesMut::new();
+                    self.bufs.sbuf = bytes::BytesMut::new();
                 }
                 r
             }

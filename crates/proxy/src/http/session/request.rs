@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl<C: ClientStream> Session<C> {
-    /// Serves the request in `self.req`; returns whether the client connection stays open.
+    /// Serves the request in `self.bufs.req`; returns whether the client connection stays open.
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let track = self.track.clone();
@@ -42,7 +42,7 @@ impl<C: ClientStream> Session<C> {
                 .with_tls(self.client.tls().map(|t| &**t))
                 .at(Some(&located));
             u.make(
-                &seen.view(Some(&self.req), None),
+                &seen.view(Some(&self.bufs.req), None),
                 self.peer,
                 self.local,
                 rec.rt,
@@ -105,7 +105,7 @@ impl<C: ClientStream> Session<C> {
             moved: Default::default(),
             res_body_in: Default::default(),
             proxy_request: fe.options.h1.use_proxy_header
-                && !matches!(self.req.target().first(), Some(b'/' | b'*')),
+                && !matches!(self.bufs.req.target().first(), Some(b'/' | b'*')),
             place: Some(&located),
             knobs: Default::default(),
             facts: facts
@@ -136,27 +136,16 @@ impl<C: ClientStream> Session<C> {
             t.http_request();
         }
         // Phase: `monitor-uri` (`http::monitor`), before the frontend's rules.
-        if let Some(m) = fe.monitor.as_ref().filter(|m| m.matches(&self.req)) {
-            let status = m.status(&env.situation().view(Some(&self.req), None));
+        if let Some(m) = fe.monitor.as_ref().filter(|m| m.matches(&self.bufs.req)) {
+            let status = m.status(&env.situation().view(Some(&self.bufs.req), None));
             return self.monitor_answer(status, rec).await;
         }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
         // (the verdict and the hints live in this block, not in the state kept across
         // the exchange)
         let allowed = {
-            let verdict = rules::apply(
-                &fe.http_request,
-                &env,
-                &mut self.req,
-                None,
-                &mut self.scratch,
-            );
-            if let Some((s, d)) = env.moved.result() {
-                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-                (self.peer, self.local) = (s, d);
-            }
-            crate::http::cache_flow::count(&env.cache, &fe.counters);
-            let hints = self.rule_effects(&env, rec);
+            let (verdict, hints) =
+                self.http_request_rules(&fe.http_request, &env, &fe.counters, rec);
             if !hints.is_empty() {
                 self.send_hints(hints, rec).await;
             }
@@ -181,7 +170,7 @@ impl<C: ClientStream> Session<C> {
         }
         if crate::http::hdr_names::restrict(
             fe.options.keywords.restrict_req_hdr_names,
-            &mut self.req,
+            &mut self.bufs.req,
         ) {
             let v = rules::Verdict::Error(403);
             return self
@@ -189,12 +178,12 @@ impl<C: ClientStream> Session<C> {
                 .await
                 .unwrap_or(Next::Close);
         }
-        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
+        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.bufs.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: route.
         // (the rules' view: variables, counters, captures, the waited-for body, as haproxy)
-        let be = crate::route::backend_for(&fe, &env.situation().view(Some(&self.req), None));
+        let be = crate::route::backend_for(&fe, &env.situation().view(Some(&self.bufs.req), None));
         let Some(be) = be else {
             return self
                 .send_error(
@@ -228,19 +217,8 @@ impl<C: ClientStream> Session<C> {
         // (the verdict and the hints live in this block, not in the state kept across
         // the exchange)
         let allowed = {
-            let verdict = rules::apply(
-                &be.policy.http_request,
-                &env,
-                &mut self.req,
-                None,
-                &mut self.scratch,
-            );
-            if let Some((s, d)) = env.moved.result() {
-                // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
-                (self.peer, self.local) = (s, d);
-            }
-            crate::http::cache_flow::count(&env.cache, &be.counters);
-            let hints = self.rule_effects(&env, rec);
+            let (verdict, hints) =
+                self.http_request_rules(&be.policy.http_request, &env, &be.counters, rec);
             if !hints.is_empty() {
                 self.send_hints(hints, rec).await;
             }
@@ -266,7 +244,7 @@ impl<C: ClientStream> Session<C> {
         if be.options.keywords.restrict_req_hdr_names != fe.options.keywords.restrict_req_hdr_names
             && crate::http::hdr_names::restrict(
                 be.options.keywords.restrict_req_hdr_names,
-                &mut self.req,
+                &mut self.bufs.req,
             )
         {
             let v = rules::Verdict::Error(403);
@@ -275,7 +253,12 @@ impl<C: ClientStream> Session<C> {
                 .await
                 .unwrap_or(Next::Close);
         }
-        if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
+        if let Some(st) = be
+            .policy
+            .stats
+            .as_ref()
+            .filter(|a| a.matches(&self.bufs.req))
+        {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // `unique-id-header`: added after the rules, as HAProxy's http_process_request.
@@ -283,7 +266,7 @@ impl<C: ClientStream> Session<C> {
             fe.unique_id.as_ref().and_then(|u| u.header.as_ref()),
             env.unique_id.as_ref(),
         ) {
-            self.req.append(name, id);
+            self.bufs.req.append(name, id);
         }
         // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
         if let Some(hit) = env.cache.take_hit() {
@@ -297,7 +280,7 @@ impl<C: ClientStream> Session<C> {
                 Some(Duration::ZERO),
             );
             self.count_status(rec);
-            let drained = match body::request_framing(&mut self.req) {
+            let drained = match body::request_framing(&mut self.bufs.req) {
                 Ok(body::Framing::None) => super::local::Drained::Yes,
                 _ => super::local::Drained::No,
             };
@@ -307,18 +290,18 @@ impl<C: ClientStream> Session<C> {
         // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
         let rules = &be.policy.server_rules;
         let persist = if rules.has_persist_rules() {
-            rules.persist(&env.situation().view(Some(&self.req), None))
+            rules.persist(&env.situation().view(Some(&self.bufs.req), None))
         } else {
             Persist::Normal
         };
-        let mut cookie = crate::http::persist::on_request(&be, &mut self.req, persist);
+        let mut cookie = crate::http::persist::on_request(&be, &mut self.bufs.req, persist);
         if let Some(c) = &cookie {
             rec.cookie = [crate::http::persist::request_flag(c), b'-'];
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
         if prefer.is_none() && rules.has_use_server() {
             let seen = env.situation();
-            let ctx = seen.view(Some(&self.req), None);
+            let ctx = seen.view(Some(&self.bufs.req), None);
             let force = persist == Persist::Force || be.options.persist;
             prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
             // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
@@ -350,7 +333,7 @@ impl<C: ClientStream> Session<C> {
             let seen = crate::http::sample_env::Situation::new(self.peer, self.local)
                 .with_counters(counters)
                 .at(Some(&located));
-            let env = seen.view(Some(&self.req), None);
+            let env = seen.view(Some(&self.bufs.req), None);
             let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
             prefer = prefer.or(stuck);
             stick_key = key;
@@ -359,10 +342,10 @@ impl<C: ClientStream> Session<C> {
         // and Content-Length may be a smuggling attempt: served, then the connection closed
         // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
         // before anything is forwarded.
-        let smuggling =
-            self.req.has_header(b"transfer-encoding") && self.req.has_header(b"content-length");
-        let framing = match body::request_framing(&mut self.req) {
-            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.cbuf).is_err() => {
+        let smuggling = self.bufs.req.has_header(b"transfer-encoding")
+            && self.bufs.req.has_header(b"content-length");
+        let framing = match body::request_framing(&mut self.bufs.req) {
+            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.bufs.cbuf).is_err() => {
                 return self
                     .send_error(
                         400,
@@ -387,13 +370,16 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
+        // (one pass over the fields: keep-alive, upgrade, the hop-by-hop fields to strip)
+        let hops = headers::hops(&self.bufs.req);
         let client = Next::keep_if(
-            headers::client_wants_keep_alive(&self.req)
+            hops.keep_alive(self.bufs.req.version)
                 && mode != HttpConnectionMode::Close
                 && !smuggling,
         );
-        let upgrade = headers::upgrade_requested(&self.req);
+        let upgrade = hops.upgrade();
         let body = if self
+            .bufs
             .req
             .header(b"expect")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
@@ -402,7 +388,7 @@ impl<C: ClientStream> Session<C> {
         } else {
             BodySend::Now
         };
-        headers::strip_hop_by_hop(&mut self.req, upgrade);
+        headers::strip(&mut self.bufs.req, &hops, upgrade);
         if let Some(ff) = be
             .policy
             .forwardfor
@@ -410,41 +396,51 @@ impl<C: ClientStream> Session<C> {
             .or(fe.forwardfor.as_ref())
             .filter(|_| !C::UNIX)
         {
-            ff.apply(&mut self.req, src);
+            ff.apply(&mut self.bufs.req, src);
         }
         if !C::UNIX {
             crate::http::originalto::apply(
                 be.options.originalto.as_ref(),
                 fe.options.originalto.as_ref(),
-                &mut self.req,
+                &mut self.bufs.req,
                 self.local.ip(),
             );
         }
         let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
-        let fields = self.req.fields.len();
+        let fields = self.bufs.req.fields.len();
         if upgrade == Upgrade::Requested {
-            self.req.append(b"Connection", b"upgrade");
+            self.bufs.req.append(b"Connection", b"upgrade");
         } else if server == Next::Close
-            && !(be.options.keywords.pretend_keepalive && self.req.version != Version::Http10)
+            && !(be.options.keywords.pretend_keepalive && self.bufs.req.version != Version::Http10)
         {
             // `option http-pretend-keepalive`: the server is not told (HAProxy's FAKE_KA)
-            self.req.append(b"Connection", b"close");
-        } else if self.req.version == Version::Http10 {
-            self.req.append(b"Connection", b"keep-alive");
+            self.bufs.req.append(b"Connection", b"close");
+        } else if self.bufs.req.version == Version::Http10 {
+            self.bufs.req.append(b"Connection", b"keep-alive");
         }
-        let conn_appended = self.req.fields.len() > fields;
-        // Phase: assign a server and connect.
-        let (mut assigned, server_conn, origin, mut prior) = match self
-            .assign_and_connect(&be, rec, src, prefer, persist, turn)
-            .await
-        {
-            Ok(v) => v,
-            Err(next) => return next,
-        };
+        let conn_appended = self.bufs.req.fields.len() > fields;
+        // Phase: assign a server and connect (the usual keep-alive request without waiting:
+        // no future built for it).
+        let (mut assigned, server_conn, origin, mut prior) =
+            match self.assign_now(&be, rec, src, prefer, persist, turn) {
+                connect::Assign::Ready(a, c, o, p) => (a, c, o, p),
+                connect::Assign::Later(later) => match self
+                    .assign_and_connect(&be, rec, src, prefer, persist, turn, later)
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(next) => return next,
+                },
+            };
         rec.server = Some(assigned.server().clone());
         rec.queue_pos = assigned.queue_pos;
         if let Some(h) = &be.options.keywords.send_name_header {
-            crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
+            crate::http::send_name::apply(
+                &mut self.bufs.req,
+                h,
+                &assigned.server().name,
+                conn_appended,
+            );
         }
         if be.policy.sticks(assigned.index) {
             be.remember_server(src, assigned.index);
@@ -455,7 +451,7 @@ impl<C: ClientStream> Session<C> {
         let comp = crate::http::compress::on_request(
             be.options.compression.as_ref(),
             self.fe.options.compression.as_ref(),
-            &mut self.req,
+            &mut self.bufs.req,
         );
         let x = Exchange {
             comp,
@@ -527,7 +523,7 @@ impl<C: ClientStream> Session<C> {
                     rec.server = Some(assigned.server().clone());
                     if let Some(h) = &be.options.keywords.send_name_header {
                         crate::http::send_name::apply(
-                            &mut self.req,
+                            &mut self.bufs.req,
                             h,
                             &assigned.server().name,
                             conn_appended,
@@ -564,7 +560,7 @@ impl<C: ClientStream> Session<C> {
     ) -> Option<ServerConn> {
         let client_tls = self.client.tls().cloned();
         let sni = crate::http::server_sni::evaluator(
-            Some(&self.req),
+            Some(&self.bufs.req),
             self.peer,
             self.local,
             client_tls.as_deref(),
@@ -572,11 +568,11 @@ impl<C: ClientStream> Session<C> {
         let header = be
             .hash_header
             .as_ref()
-            .and_then(|h| self.req.header(h))
+            .and_then(|h| self.bufs.req.header(h))
             .map(<[u8]>::to_vec);
         let hints = Hints {
             src: Some(crate::net::canonical(self.peer.ip())),
-            uri: self.req.uri(),
+            uri: self.bufs.req.uri(),
             header: header.as_deref(),
             prefer: None,
             force: false,

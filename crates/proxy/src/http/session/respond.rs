@@ -68,57 +68,63 @@ impl<C: ClientStream> Session<C> {
             }
             return Ok(sent);
         }
-        let mut out = std::mem::take(&mut self.out);
+        let mut out = std::mem::take(&mut self.bufs.out);
         out.clear();
         resp.write_h1_cased(close, part, client_case(&self.fe), &mut out);
         let r = body::write_all(&mut self.client, &out, t).await;
-        self.out = out;
+        self.bufs.out = out;
         r.map(|_| sent).map_err(|_| sent)
     }
 
-    /// Sends the relayed response head in `self.res` through the client's codec: on HTTP/2 the
-    /// edge's HEADERS frame, on HTTP/1 the bytes already written in `self.out` (with whatever
+    /// Sends the relayed response head in `self.bufs.res` through the client's codec: on HTTP/2 the
+    /// edge's HEADERS frame, on HTTP/1 the bytes already written in `self.bufs.out` (with whatever
     /// body bytes followed them). `false` when the client is gone.
     pub(super) async fn send_response_head(&mut self, t: Option<std::time::Duration>) -> bool {
         if let Some(edge) = super::h2_edge(&mut self.client) {
-            if edge.send_head(&self.res).is_err() {
+            if edge.send_head(&self.bufs.res).is_err() {
                 return false;
             }
             // The head is queued in its HEADERS frame: no bytes follow it here (a write of
             // nothing and a flush were a future and two polls of the stream per answer).
-            if self.out.is_empty() {
+            if self.bufs.out.is_empty() {
                 return true;
             }
         } else {
             // With the other sessions' sends of this turn (runtime_turn.rs).
             crate::runtime_turn::after_ready_tasks().await;
         }
-        body::write_all(&mut self.client, &self.out, t)
+        body::write_all(&mut self.client, &self.bufs.out, t)
             .await
             .is_ok()
     }
 
     /// Which part of an answer to this request goes out: its head only for HEAD.
     pub(super) fn answer_part(&self) -> Part {
-        if self.req.is_head() {
+        if self.bufs.req.is_head() {
             Part::HeadOnly
         } else {
             Part::Whole
         }
     }
 
-    /// Sends the interim answer in `self.res` (a server's `1xx`) to the client: written as
+    /// Sends the interim answer in `self.bufs.res` (a server's `1xx`) to the client: written as
     /// HTTP/1, or an informational HEADERS frame on HTTP/2. `false` when the client is gone.
     pub(super) async fn relay_interim(&mut self) -> bool {
         if let Some(edge) = super::h2_edge(&mut self.client) {
-            return edge.send_interim(&self.res).is_ok();
+            return edge.send_interim(&self.bufs.res).is_ok();
         }
-        self.scratch.clear();
+        self.bufs.scratch.clear();
         let case = client_case(&self.fe);
-        self.res.write_response_cased(&[], case, &mut self.scratch);
-        body::write_all(&mut self.client, &self.scratch, self.fe.timeouts.client)
-            .await
-            .is_ok()
+        self.bufs
+            .res
+            .write_response_cased(&[], case, &mut self.bufs.scratch);
+        body::write_all(
+            &mut self.client,
+            &self.bufs.scratch,
+            self.fe.timeouts.client,
+        )
+        .await
+        .is_ok()
     }
 
     /// The proxy's own `100 Continue` (it waits for the body itself).

@@ -34,10 +34,10 @@ impl<C: ClientStream> Session<C> {
             accept_invalid: be.options.h1.accept_invalid_response,
         };
         loop {
-            if !self.sbuf.is_empty() {
-                match self.res.parse_response_with(&self.sbuf, &limits) {
+            if !self.bufs.sbuf.is_empty() {
+                match self.bufs.res.parse_response_with(&self.bufs.sbuf, &limits) {
                     Ok(Some(n)) => return Ok(n),
-                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
+                    Ok(None) if self.bufs.sbuf.len() >= self.fe.bufsize => {
                         return Err(ResError::Invalid)
                     }
                     Ok(None) => {}
@@ -46,7 +46,7 @@ impl<C: ClientStream> Session<C> {
             }
             // `timeout server` on the session's armed timer (`alarm`), polled only when
             // the answer is not there at once.
-            let read = body::read_some(server, &mut self.sbuf, self.fe.bufsize, None);
+            let read = body::read_some(server, &mut self.bufs.sbuf, self.fe.bufsize, None);
             let r = tokio::select! {
                 biased;
                 r = read => r,
@@ -54,21 +54,21 @@ impl<C: ClientStream> Session<C> {
             };
             match r {
                 Ok(0) => {
-                    return Err(if self.sbuf.is_empty() {
+                    return Err(if self.bufs.sbuf.is_empty() {
                         ResError::Closed
                     } else {
                         ResError::Cut
                     })
                 }
                 Ok(_) => {
-                    if self.sbuf.len() < self.sbuf.capacity() {
+                    if self.bufs.sbuf.len() < self.bufs.sbuf.capacity() {
                         // Short read: the next request's answer waits for readiness.
                         server.drained();
                     }
                 }
                 Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
                 Err(_) => {
-                    return Err(if self.sbuf.is_empty() {
+                    return Err(if self.bufs.sbuf.is_empty() {
                         ResError::Closed
                     } else {
                         ResError::Cut

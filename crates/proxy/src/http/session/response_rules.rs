@@ -46,7 +46,7 @@ impl<C: ClientStream> Session<C> {
         Ok(())
     }
 
-    /// Applies the response rules to `self.res` from the start (`at` None) or where they
+    /// Applies the response rules to `self.bufs.res` from the start (`at` None) or where they
     /// paused; `Ok(Some(..))` when a `wait-for-body` rule pauses them, `Err` when the proxy
     /// answered (the step the exchange returns). `server`: the index of the server that
     /// answered.
@@ -97,9 +97,9 @@ impl<C: ClientStream> Session<C> {
             let verdict = rules::apply(
                 rules_set.get(start..).unwrap_or_default(),
                 x.env,
-                &mut self.req,
-                Some(&mut self.res),
-                &mut self.scratch,
+                &mut self.bufs.req,
+                Some(&mut self.bufs.res),
+                &mut self.bufs.scratch,
             );
             // `set-mark`/`set-tos` of `http-response` rules (`sockopt`)
             x.env.moved.sock.apply(&self.client);
@@ -120,9 +120,9 @@ impl<C: ClientStream> Session<C> {
                     let next = self
                         .drop_client(silent, rec, Termination::PROXY_REQUEST)
                         .await;
-                    rec.status = self.res.status;
-                    rec.log_adjust =
-                        (crate::payload::htx_response(&self.res) + self.sbuf.len()) as i64;
+                    rec.status = self.bufs.res.status;
+                    rec.log_adjust = (crate::payload::htx_response(&self.bufs.res)
+                        + self.bufs.sbuf.len()) as i64;
                     return Err(Step::Done(next));
                 }
                 Verdict::Error(s) => return Err(self.refuse(s, rec, be).await),
@@ -142,7 +142,8 @@ impl<C: ClientStream> Session<C> {
                     rec.status = s.status;
                     // haproxy 2.6 counts the refused answer's internal size too (measured)
                     rec.log_adjust = s.log_adjust()
-                        + (crate::payload::htx_response(&self.res) + self.sbuf.len()) as i64;
+                        + (crate::payload::htx_response(&self.bufs.res) + self.bufs.sbuf.len())
+                            as i64;
                     let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.client).await;
                     return Err(Step::Done(Next::Close));
                 }
@@ -161,9 +162,9 @@ impl<C: ClientStream> Session<C> {
         }
         // `option checkcache`: a cacheable answer setting a cookie is refused (`http::checkcache`)
         if be.options.keywords.checkcache
-            && crate::http::checkcache::blocks(self.req.method(), &self.res)
+            && crate::http::checkcache::blocks(self.bufs.req.method(), &self.bufs.res)
         {
-            let status = self.res.status;
+            let status = self.bufs.res.status;
             return Err(self.refuse(status, rec, be).await);
         }
         if let Some(c) = x.cookie {
@@ -172,10 +173,10 @@ impl<C: ClientStream> Session<C> {
             rec.cookie[1] = crate::http::persist::on_response(
                 be,
                 c,
-                self.req.method(),
+                self.bufs.req.method(),
                 server,
                 direct,
-                &mut self.res,
+                &mut self.bufs.res,
             );
             if c.server.is_some() && !direct {
                 // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
@@ -183,14 +184,14 @@ impl<C: ClientStream> Session<C> {
             }
         }
         // `cache-store`: the head as the rules left it is the one stored
-        x.env.cache.final_head(&self.res);
+        x.env.cache.final_head(&self.bufs.res);
         // `http-after-response`: the backend's rules, then the frontend's (`after_response`);
         // the status they set is the one logged.
         self.after_response(x.env, Some(be));
-        rec.status = self.res.status;
+        rec.status = self.bufs.res.status;
         if close_server {
             // `tcp-response content close`: the server connection ends with this answer.
-            self.res.append(b"connection", b"close");
+            self.bufs.res.append(b"connection", b"close");
         }
         Ok(None)
     }
@@ -224,8 +225,8 @@ impl<C: ClientStream> Session<C> {
                     a,
                     be.compression.as_ref(),
                     fe.compression.as_ref(),
-                    &self.req,
-                    &mut self.res,
+                    &self.bufs.req,
+                    &mut self.bufs.res,
                     res_framing,
                 )
             })

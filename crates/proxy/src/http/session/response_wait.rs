@@ -14,7 +14,7 @@ use fulcrum_config::model::WaitForBody;
 use tokio::io::AsyncReadExt;
 
 impl<C: ClientStream> Session<C> {
-    /// Reads the answer's body into `self.sbuf` as `w` asks (see the module); `false` when
+    /// Reads the answer's body into `self.bufs.sbuf` as `w` asks (see the module); `false` when
     /// the time ran out first (HAProxy 2.6 then answers 504).
     pub(super) async fn wait_response_body<S: ServerStream>(
         &mut self,
@@ -33,12 +33,17 @@ impl<C: ClientStream> Session<C> {
             Framing::UntilClose => false,
         };
         loop {
-            let have = self.sbuf.len();
-            if whole(&self.sbuf) || (w.at_least > 0 && have as u64 >= w.at_least) || have >= limit {
+            let have = self.bufs.sbuf.len();
+            if whole(&self.bufs.sbuf)
+                || (w.at_least > 0 && have as u64 >= w.at_least)
+                || have >= limit
+            {
                 return true;
             }
-            self.sbuf.reserve(limit.saturating_sub(have).min(16_384));
-            match tokio::time::timeout_at(deadline, server.read_buf(&mut self.sbuf)).await {
+            self.bufs
+                .sbuf
+                .reserve(limit.saturating_sub(have).min(16_384));
+            match tokio::time::timeout_at(deadline, server.read_buf(&mut self.bufs.sbuf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 // closed or failed: the rules see what there is
                 Ok(_) => return true,

@@ -48,8 +48,8 @@ impl<C: ClientStream> Session<C> {
         }
         match x.framing {
             Framing::None => Some(Vec::new()),
-            Framing::Length(n) if x.body == BodySend::Now && self.cbuf.len() as u64 >= n => {
-                Some(self.cbuf[..n as usize].to_vec())
+            Framing::Length(n) if x.body == BodySend::Now && self.bufs.cbuf.len() as u64 >= n => {
+                Some(self.bufs.cbuf[..n as usize].to_vec())
             }
             _ => None,
         }
@@ -70,9 +70,9 @@ impl<C: ClientStream> Session<C> {
         x.be.counters.inc(Ctr::Retries);
         if let Some(body) = kept.filter(|b| !b.is_empty()) {
             rec.bytes_in = rec.bytes_in.saturating_sub(body.len() as u64);
-            let rest = self.cbuf.split();
-            self.cbuf.extend_from_slice(&body);
-            self.cbuf.unsplit(rest);
+            let rest = self.bufs.cbuf.split();
+            self.bufs.cbuf.extend_from_slice(&body);
+            self.bufs.cbuf.unsplit(rest);
         }
         Step::Retry
     }

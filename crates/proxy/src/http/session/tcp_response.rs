@@ -21,7 +21,7 @@ use crate::tcp_rules::{self, ResVerdict};
 use crate::termination::{Cause, Phase, Termination};
 
 impl<C: ClientStream> Session<C> {
-    /// Runs the backend's `tcp-response content` rules on `self.res`: `Ok(true)` when the
+    /// Runs the backend's `tcp-response content` rules on `self.bufs.res`: `Ok(true)` when the
     /// server connection must close after this answer, `Err` when the client's is closed.
     pub(super) async fn tcp_response_rules(
         &mut self,
@@ -39,7 +39,7 @@ impl<C: ClientStream> Session<C> {
         let mut seen = x.env.situation();
         seen.res_data = Some(crate::payload::Channel::http(0, false, self.fe.bufsize));
         seen.res_pending = true;
-        let before = seen.view(Some(&self.req), None);
+        let before = seen.view(Some(&self.bufs.req), None);
         let moved = tcp_rules::Moved::default();
         let decided = tcp_rules::decide_response(&r.rules, &before, &moved);
         self.tcp_response_level(x, rec, &moved);
@@ -66,18 +66,18 @@ impl<C: ClientStream> Session<C> {
                 return Err(Step::Done(Next::Close));
             }
         }
-        let body_in = self.sbuf.len();
-        let htx = crate::payload::htx_response(&self.res) + body_in;
+        let body_in = self.bufs.sbuf.len();
+        let htx = crate::payload::htx_response(&self.bufs.res) + body_in;
         let mut seen = x.env.situation();
         seen.res_data = Some(crate::payload::Channel::http(htx, true, self.fe.bufsize));
-        let ctx = seen.view(Some(&self.req), Some(&self.res));
+        let ctx = seen.view(Some(&self.bufs.req), Some(&self.bufs.res));
         let decided = tcp_rules::decide_response(&r.rules, &ctx, &moved);
         self.tcp_response_level(x, rec, &moved);
         match decided.unwrap_or(ResVerdict::Accept) {
             ResVerdict::Accept => Ok(false),
             ResVerdict::Close => Ok(true),
             v @ (ResVerdict::Reject | ResVerdict::SilentDrop) => {
-                rec.status = self.res.status;
+                rec.status = self.bufs.res.status;
                 rec.term = self.dropped(v);
                 rec.bytes = 0;
                 rec.log_adjust = htx as i64;

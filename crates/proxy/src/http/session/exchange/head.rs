@@ -20,16 +20,16 @@ impl<C: ClientStream> Session<C> {
         let be = x.be;
         let (env, framing) = (x.env, x.framing);
         let srv_timeout = env.timeouts.server(be.timeouts.server);
-        self.sbuf.clear();
+        self.bufs.sbuf.clear();
         // Back to the start of its memory: `advance` past each answer would otherwise walk
         // the next answers through the whole buffer (16 KB of cache lines per ~100 small
         // answers, for the kernel's copy and the parse), where HAProxy reads every answer
         // into the first bytes of a buffer. Free when the buffer is empty (no copy).
-        let _ = self.sbuf.try_reclaim(self.fe.bufsize);
+        let _ = self.bufs.sbuf.try_reclaim(self.fe.bufsize);
         loop {
             match self.read_response_head(&mut *server, srv_timeout, be).await {
                 Ok(n) => {
-                    self.sbuf.advance(n);
+                    self.bufs.sbuf.advance(n);
                 }
                 Err(e)
                     if kept.is_some()
@@ -53,7 +53,7 @@ impl<C: ClientStream> Session<C> {
                 Err(ResError::Closed)
                     if *body_sent == Sent::Done
                         && framing == Framing::None
-                        && idempotent(self.req.method()) =>
+                        && idempotent(self.bufs.req.method()) =>
                 {
                     // The server closed without a byte of answer (killed while the request
                     // waited in its accept queue, or while serving it): an idempotent request
@@ -73,7 +73,7 @@ impl<C: ClientStream> Session<C> {
                     return Err(self.failed(502, rec, term, be).await);
                 }
             }
-            let st = self.res.status;
+            let st = self.bufs.res.status;
             if (100..200).contains(&st) && st != 101 {
                 // Interim response: relayed through the client's codec (an HTTP/2 client
                 // gets an informational HEADERS frame), then the body goes if it waited.

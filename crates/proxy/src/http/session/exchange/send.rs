@@ -26,16 +26,16 @@ impl<C: ClientStream> Session<C> {
         let be = x.be;
         let (env, framing) = (x.env, x.framing);
         let srv_timeout = env.timeouts.server(be.timeouts.server);
-        self.out.clear();
+        self.bufs.out.clear();
         let send_proxy = assigned.server().send_proxy;
         if origin == Origin::Fresh && send_proxy != 0 {
             // `send-proxy[-v2]`: a new server connection starts with the client's addresses.
             let addrs = (!C::UNIX).then_some((self.peer, self.local));
             let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
-            self.out.extend_from_slice(&pre);
+            self.bufs.out.extend_from_slice(&pre);
         }
         let case = be.options.h1.case_adjust_server.then_some(&fe.h1_case);
-        self.req.write_request_cased(case, &mut self.out);
+        self.bufs.req.write_request_cased(case, &mut self.bufs.out);
         let kept = self.l7_kept(x);
         let t_sent = Instant::now();
         let mut body_sent = if framing == Framing::None {
@@ -45,7 +45,7 @@ impl<C: ClientStream> Session<C> {
         };
         // With the other sessions' sends of this turn (runtime_turn.rs).
         crate::runtime_turn::after_ready_tasks().await;
-        let mut ok = body::write_all(&mut *server, &self.out, srv_timeout)
+        let mut ok = body::write_all(&mut *server, &self.bufs.out, srv_timeout)
             .await
             .is_ok();
         if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
@@ -106,7 +106,7 @@ impl<C: ClientStream> Session<C> {
         let r = body::forward_spliced(
             x.framing,
             &mut self.client,
-            &mut self.cbuf,
+            &mut self.bufs.cbuf,
             &mut *server,
             self.fe.bufsize,
             (self.fe.timeouts.client, srv_timeout),
