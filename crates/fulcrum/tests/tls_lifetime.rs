@@ -1,7 +1,8 @@
 //! TLS session resumption side by side with haproxy 2.6 on the same config: `tune.ssl.lifetime`
 //! (a TLS 1.2 session id, a TLS 1.2 ticket, a TLS 1.3 ticket is resumed within the lifetime and
 //! not after it; the lifetime is a time limit, so that test waits it out: 1 s), and the TLS 1.3
-//! tickets sent after a handshake (two after a full one, one after a resumed one).
+//! tickets sent after a handshake (two after a full one, one after a resumed one), and a TLS 1.2
+//! resumption from a ticket leaving the client its ticket (no new one sealed).
 
 mod common;
 mod tls_support;
@@ -127,4 +128,39 @@ fn tls13_tickets_after_full_and_resumed_handshakes_as_haproxy() {
         "(resumed, tickets) full then resumed: fulcrum, haproxy"
     );
     assert_eq!(f, [(false, 2), (true, 1)]);
+}
+
+/// A full TLS 1.2 handshake saving its session, then one resuming it: for each, (resumed,
+/// session tickets received that hold a ticket). A NewSessionTicket message of 10 bytes
+/// (`s_client -msg` counts the 4-byte header) carries an empty ticket: "keep yours".
+fn tls12_tickets(port: u16, sess: &std::path::Path) -> [(bool, usize); 2] {
+    let sp = sess.to_str().expect("utf-8 path");
+    let _ = std::fs::remove_file(sess);
+    ["-sess_out", "-sess_in"].map(|flag| {
+        let out = s_client_request(
+            port,
+            &["-tls1_2", "-msg", "-servername", "a.test", flag, sp],
+        );
+        assert!(out.contains("HTTP/1.1 200"), "{flag}: {out}");
+        let n = out
+            .lines()
+            .filter(|l| l.starts_with("<<< ") && l.ends_with("NewSessionTicket"))
+            .filter(|l| !l.contains("[length 000a]"))
+            .count();
+        (out.contains("Reused, TLSv1.2"), n)
+    })
+}
+
+#[test]
+fn tls12_resumption_keeps_the_clients_ticket_as_haproxy() {
+    let Some(p) = pair("tls12-ticket-kept", "") else {
+        return;
+    };
+    let h = tls12_tickets(p.hport, &p.sess);
+    let f = tls12_tickets(p.fport, &p.sess);
+    assert_eq!(
+        f, h,
+        "(resumed, tickets) full then resumed: fulcrum, haproxy"
+    );
+    assert_eq!(f, [(false, 1), (true, 0)]);
 }

@@ -52,6 +52,23 @@ fn resumes(port: u16, sess: &Path) -> bool {
     out.contains("Reused, TLS")
 }
 
+/// Resumes the TLS 1.2 session saved in `sess` on `port`: (resumed, session tickets received
+/// that hold a ticket: a renewal; 10 bytes with `-msg`'s header is an empty one).
+fn resumed_and_renewed(port: u16, sess: &Path) -> (bool, usize) {
+    let sp = sess.to_str().expect("utf-8");
+    let out = s_client_request(
+        port,
+        &["-servername", "a.test", "-tls1_2", "-msg", "-sess_in", sp],
+    );
+    assert!(out.contains(", TLS"), "{out}");
+    let renewed = out
+        .lines()
+        .filter(|l| l.starts_with("<<< ") && l.ends_with("NewSessionTicket"))
+        .filter(|l| !l.contains("[length 000a]"))
+        .count();
+    (out.contains("Reused, TLS"), renewed)
+}
+
 /// A new TLS 1.2 session on `port`, saved in `sess`.
 fn new_session(port: u16, sess: &Path) {
     let _ = std::fs::remove_file(sess);
@@ -90,7 +107,11 @@ fn tls_key_commands_answer_and_rotate_as_haproxy() {
     let sess_f = files.join("f.sess");
     new_session(hports[0], &sess_h);
     new_session(fports[0], &sess_f);
-    assert!(resumes(hports[0], &sess_h) && resumes(fports[0], &sess_f));
+    // Resumed under the sealing key: the client keeps its ticket (none renewed).
+    let h = resumed_and_renewed(hports[0], &sess_h);
+    let f = resumed_and_renewed(fports[0], &sess_f);
+    assert_eq!(f, h, "(resumed, renewed): fulcrum, haproxy");
+    assert_eq!(f, (true, 0));
     // The same file on two binds is one set of keys: a session of one resumes on the other.
     assert!(resumes(hports[2], &sess_h), "haproxy");
     assert!(resumes(fports[2], &sess_f), "fulcrum");
@@ -120,9 +141,15 @@ fn tls_key_commands_answer_and_rotate_as_haproxy() {
     ] {
         ask("admin.sock", &line);
     }
-    // One rotation: the key that sealed the session still opens it.
-    assert!(resumes(hports[0], &sess_h), "haproxy after one rotation");
-    assert!(resumes(fports[0], &sess_f), "fulcrum after one rotation");
+    // One rotation: the key that sealed the session still opens it, and no longer seals: the
+    // resumption renews the ticket (under the sealing key).
+    let h = resumed_and_renewed(hports[0], &sess_h);
+    let f = resumed_and_renewed(fports[0], &sess_f);
+    assert_eq!(
+        f, h,
+        "(resumed, renewed) after one rotation: fulcrum, haproxy"
+    );
+    assert_eq!(f, (true, 1), "after one rotation");
     // A second one (from a user socket: haproxy asks no level): it is gone.
     let k48b = "C".repeat(64);
     ask("user.sock", "show tls-keys #1");

@@ -51,8 +51,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
             // The socket under a client's TLS stream, taken out while parked (tokio only).
             "tls::sock",
-            // `tls-ticket-keys` files (ring, the sample crate's base64).
-            "tls::ticket_keys",
+            // No new ticket on a TLS 1.2 resumption (a thread-local, no crate uses).
+            "tls::renewal",
             // Free heap pages back to the system after a burst of connections parked.
             "trim",
             // Per-thread pools of buffers: the pool itself, the tunnels' byte buffers.
@@ -71,6 +71,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "lazy_timer",
         ],
     ),
+    // `tls-ticket-keys` files (ring, the sample crate's base64; uses tls::renewal).
+    ("ticket keys", &["tls::ticket_keys"]),
     // When a message body is spliced (uses splice; http::body uses it).
     ("body splicing", &["http::body_splice"]),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).

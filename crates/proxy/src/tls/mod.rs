@@ -18,6 +18,7 @@ pub mod crtlists;
 pub mod der;
 pub mod handshake;
 pub mod hello;
+mod renewal;
 pub mod server_config;
 pub mod sni;
 pub mod sock;

@@ -92,7 +92,9 @@ fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
 }
 
 /// Tickets that carry the time they were issued inside their encrypted part and are refused
-/// once older than `tune.ssl.lifetime` (rustls's own keys live 6 to 12 hours).
+/// once older than `tune.ssl.lifetime` (rustls's own keys live 6 to 12 hours); a TLS 1.2
+/// resumption from a ticket gets no new one (`renewal`), so a session lives its lifetime from
+/// its full handshake, as with HAProxy.
 #[derive(Debug)]
 struct Aged(Arc<dyn rustls::server::ProducesTickets>);
 
@@ -104,10 +106,15 @@ impl rustls::server::ProducesTickets for Aged {
         LIFETIME.load(Ordering::Relaxed)
     }
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        if super::renewal::is_renewal(plain) {
+            return None;
+        }
         self.0.encrypt(&stamped(plain))
     }
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        unstamped(&self.0.decrypt(cipher)?, now_secs())
+        let value = unstamped(&self.0.decrypt(cipher)?, now_secs())?;
+        super::renewal::opened(&value);
+        Some(value)
     }
 }
 

@@ -252,13 +252,18 @@ impl ProducesTickets for TicketKeys {
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
         let (head, sealed) = cipher.split_at_checked(NAME_LEN + NONCE_LEN)?;
         let keys = self.read();
-        let key = keys.iter().find(|k| k.name == head[..NAME_LEN])?;
+        let at = keys.iter().position(|k| k.name == head[..NAME_LEN])?;
+        let key = &keys[at];
         let nonce = Nonce::try_assume_unique_for_key(&head[NAME_LEN..]).ok()?;
         let mut buf = sealed.to_vec();
         let plain = key
             .aead
             .open_in_place(nonce, Aad::from(head), &mut buf)
             .ok()?;
+        if at != 1 {
+            // Not the sealing key: the resumption gets a ticket under it (as OpenSSL renews).
+            super::renewal::stale();
+        }
         Some(plain.to_vec())
     }
 }
