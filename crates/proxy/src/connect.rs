@@ -159,11 +159,18 @@ pub(crate) async fn tcp_with(
     eager: bool,
 ) -> io::Result<TcpStream> {
     use socket2::{Domain, Socket, Type};
-    let sock = Socket::new(
-        Domain::for_address(dst),
-        Type::STREAM.nonblocking().cloexec(),
-        None,
-    )?;
+    let sock = loop {
+        match Socket::new(
+            Domain::for_address(dst),
+            Type::STREAM.nonblocking().cloexec(),
+            None,
+        ) {
+            Ok(s) => break s,
+            // No descriptor left: an idle server connection gives up its own (`pool`).
+            Err(e) if crate::pool::reclaimed(&e) => {}
+            Err(e) => return Err(e),
+        }
+    };
     let _ = sock.set_nodelay(true);
     if let Some(src) = src {
         if src.port() == 0 {

@@ -322,6 +322,9 @@ pub async fn accept_loop(
                 }
                 v
             }
+            // Out of descriptors while idle server connections hold some: they give way
+            // (`pool::reclaimed`), and the connection is accepted at once.
+            Err(e) if crate::pool::reclaimed(&e) => continue,
             Err(e) => {
                 // EMFILE/ENFILE/ENOBUFS: pause accepting (the connection waits in the
                 // backlog) and retry shortly, as HAProxy pauses a listener; said once per

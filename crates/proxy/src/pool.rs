@@ -18,6 +18,16 @@
 //! leave one idle server connection behind, not 20,000; a busy server keeps as many as its
 //! peak concurrency. (HAProxy's `pool-low-conn` also stops a thread from stealing another
 //! thread's idle connections below it: fulcrum's threads never take each other's.)
+//!
+//! Idle connections never cost a new connection its descriptor: when the process runs out of
+//! them (`EMFILE`, `ENFILE`), the opening of a server connection or the accept of a client
+//! closes this thread's oldest idle ones first and tries again ([`reclaimed`]), as HAProxy
+//! closes an idle connection to make room above `tune.pool-high-fd-ratio`. Without it, the
+//! idle connections a wave of clients left behind (up to [`MAX_IDLE_PER_SERVER`], for
+//! [`PURGE_DELAY`]) made the next wave's first requests fail their `socket()` and wait the
+//! retry's 1 s turn-around each, while their `maxconn` permits held new clients in the
+//! listener's backlog (`bench/proxy/run.sh`'s 9,800-connection rows: 1,100-2,500 wrk timeouts
+//! per round).
 
 use crate::connect::ServerConn;
 use crate::server::ServerRt;
@@ -226,6 +236,48 @@ pub fn purge(now: Instant) {
     });
 }
 
+/// Whether `e` says the process (or the system) has no descriptor left.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::EMFILE) | Some(nix::libc::ENFILE)
+    )
+}
+
+/// Idle connections closed per descriptor shortage ([`reclaimed`]): room for the calls that
+/// follow too (a wave of new connections meets the shortage once per this many, not once
+/// each), in one shift of the idle list.
+pub const RECLAIM: usize = 32;
+
+/// After `e` from a call that needed a descriptor: when it says none was left, closes up to
+/// [`RECLAIM`] of this thread's idle connections (oldest first) so that the call can be tried
+/// again; whether any was closed (otherwise trying again would fail the same way).
+pub fn reclaimed(e: &std::io::Error) -> bool {
+    out_of_descriptors(e) && shed(RECLAIM) > 0
+}
+
+/// Closes up to `n` of this thread's idle connections, from the front (oldest) of the server
+/// whose oldest is the oldest; how many were closed.
+pub fn shed(n: usize) -> usize {
+    // Taken out under the borrow, closed after it.
+    let mut gone: Vec<Idle> = Vec::new();
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        while gone.len() < n {
+            let oldest = p
+                .servers
+                .values_mut()
+                .filter(|e| !e.idle.is_empty())
+                .min_by_key(|e| e.idle[0].since);
+            let Some(e) = oldest else { break };
+            let k = e.idle.len().min(n - gone.len());
+            gone.extend(e.idle.drain(..k));
+            e.gone(k);
+        }
+    });
+    gone.len()
+}
+
 /// Idle connections this thread holds (tests).
 pub fn idle_count() -> usize {
     POOL.with(|p| p.borrow().servers.values().map(|e| e.idle.len()).sum())
@@ -299,6 +351,35 @@ mod tests {
             assert_eq!(e, Some(1));
             assert_eq!(idle_count(), 0);
             assert_eq!(s8.idle.load(Ordering::Relaxed), 0, "expired ones uncounted");
+            retain(&|_| false);
+        });
+    }
+
+    #[test]
+    fn shed_closes_the_oldest_idle_connections_first() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let (old, young) = (server(None, 0), server(None, 0));
+            let mut peers = Vec::new();
+            // Two idle to `old` first, then two to `young`.
+            for srv in [&old, &old, &young, &young] {
+                let (c, s) = conn(&l).await;
+                peers.push(s);
+                let in_use = 2 - srv.idle.load(Ordering::Relaxed);
+                assert!(offer(srv, c, 1, in_use));
+            }
+            assert_eq!(shed(3), 3);
+            assert_eq!(old.idle.load(Ordering::Relaxed), 0, "the oldest went first");
+            assert_eq!(young.idle.load(Ordering::Relaxed), 1);
+            // Out of descriptors: the last one goes; then nothing is left to give.
+            let emfile = std::io::Error::from_raw_os_error(nix::libc::EMFILE);
+            assert!(reclaimed(&emfile));
+            assert_eq!(idle_count(), 0);
+            assert!(!reclaimed(&emfile));
+            let other = std::io::Error::from_raw_os_error(nix::libc::ECONNREFUSED);
+            assert!(!out_of_descriptors(&other));
             retain(&|_| false);
         });
     }
