@@ -10,8 +10,11 @@
 #
 #   FULCRUM=/path/to/fulcrum bench/proxy/events.sh            # RUNS=2 DURATION=5 URL_PATH=small
 #   NGINX_PORT=23080 HTTP_PORT=23081 URL_PATH=big bench/proxy/events.sh
+#   CLOSE=1 MODE=tcp bench/proxy/events.sh                   # new connection per request, mode tcp
 set -euo pipefail
 RUNS=${RUNS:-2}; DURATION=${DURATION:-5}; CONNS=${CONNS:-50}; URL_PATH=${URL_PATH:-small}
+# CLOSE=1: a new connection per request (`Connection: close`); MODE=tcp: through `mode tcp`.
+WRK_EXTRA=(); [ -n "${CLOSE:-}" ] && WRK_EXTRA=(-H "Connection: close")
 PROXY_CPU=${PROXY_CPU:-0}; LOAD_CPU=${LOAD_CPU:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FULCRUM=${FULCRUM:-"${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"}
@@ -46,11 +49,11 @@ defaults
   timeout client 30s
   timeout server 30s
 frontend web
-  mode http
+  mode ${MODE:-http}
   bind 127.0.0.1:$HTTP_PORT
   default_backend app
 backend app
-  mode http
+  mode ${MODE:-http}
   server n1 127.0.0.1:$NGINX_PORT
 CFG
 URL="http://127.0.0.1:$HTTP_PORT/$URL_PATH"
@@ -63,11 +66,11 @@ one() { # $1 haproxy|fulcrum → one line per request
   fi
   PID=$!
   for _ in $(seq 1 100); do curl -s -o /dev/null "$URL" && break; sleep 0.05; done
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$URL" >/dev/null 2>&1
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "${WRK_EXTRA[@]}" "$URL" >/dev/null 2>&1
   local u0 s0 v0 n0 u1 s1 v1 n1 out n
   read -r u0 s0 < <(cpu); read -r v0 n0 < <(ctx)
   perf stat -x, -e "$EVENTS" -p "$PID" -o "$WORK/perf.csv" 2>/dev/null & local ps=$!
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "$URL" 2>&1)
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${WRK_EXTRA[@]}" "$URL" 2>&1)
   kill -INT "$ps"; wait "$ps" 2>/dev/null || true
   read -r u1 s1 < <(cpu); read -r v1 n1 < <(ctx)
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=

@@ -24,8 +24,9 @@
 # with `nbthread 1`, and prints medians of req/s, p50/p99 latency and peak RSS, and the median
 # of the per-round ratios fulcrum/HAProxy (each round's pair ran back to back, so a slow
 # moment of the machine hits both). Scenarios: small, 1 KB and 100 KB responses with keep-alive,
-# a new connection per request, TCP mode; then memory per idle keep-alive client connection
-# (anonymous RSS growth over N idle clients, each after one request) for each N in $IDLE.
+# a new connection per request, TCP mode (keep-alive, and a new connection per request); then
+# memory per idle keep-alive client connection (anonymous RSS growth over N idle clients, each
+# after one request) for each N in $IDLE.
 set -euo pipefail
 
 RUNS=${RUNS:-4}
@@ -249,6 +250,7 @@ report "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
 report "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 report "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 report "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
+report "TCP mode, new conn per request" "http://127.0.0.1:$TCP_PORT/small" "close"
 # Many concurrent clients: the same small keep-alive load spread over $MANY connections
 # (compare with the 50-connection row; wrk's own per-connection cost grows too).
 if [ "$MANY" -gt $((MAXCONN - 100)) ]; then

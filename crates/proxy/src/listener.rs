@@ -11,6 +11,7 @@
 mod connection;
 pub mod limits;
 pub mod sockets;
+mod stages;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
@@ -544,11 +545,12 @@ fn spawn_session<C: ClientStream>(
 /// A `mode tcp` connection's task (boxed by `spawn_session`: the box is as large as its
 /// largest state, held for as long as the connection lives: `tests`).
 ///
-/// Chained with combinators, not written as an `async fn`: the function's arguments (~320
-/// bytes, used by `open` only) and the opened connection's parts would stay in its future
-/// beside the session's for as long as the connection lives, and a future bound to a local
-/// before its `.await` is laid out twice; chained, the opening and the session share the
-/// room, each held once.
+/// Chained in two [`stages::Stages`], not written as an `async fn`: the function's arguments
+/// (~320 bytes, used by `open` only) and the opened connection's parts would stay in its
+/// future beside the session's for as long as the connection lives, and a future bound to a
+/// local before its `.await` is laid out twice; chained, the opening and the session share
+/// the room, each held once (and the session is not copied twice on its way in, as `.then`
+/// does).
 fn tcp_task<C: ClientStream>(
     fe: Arc<Frontend>,
     sock: C,
@@ -566,7 +568,7 @@ fn tcp_task<C: ClientStream>(
 ) -> impl std::future::Future<Output = ()> {
     use futures_util::future::Either;
     use futures_util::FutureExt;
-    open(fe, sock, addrs, how, seed).then(move |o| {
+    stages::Stages::new(open(fe, sock, addrs, how, seed), move |o| {
         let Some(o) = o else {
             return Either::Left(std::future::ready(()));
         };

@@ -169,11 +169,19 @@ async fn pump_tcp(
     from: Side,
     mode: Mode,
 ) -> Result<(), TunnelEnd> {
+    // The last bytes were sent with MSG_MORE, held back for the FIN the source's end makes
+    // (see `last` below): the shutdown that sends them is owed.
+    let mut corked = false;
     let first = pending.as_ref();
     if !first.is_empty() {
-        if write_all_tcp(dst, first).await.is_err() {
+        // As `last` below: the opening read these (a short read clears the readiness, as
+        // here), and the source's end may have come with them. Also true when the opening's
+        // read filled its buffer (still readable): the next read then sends more at once.
+        let last = from == Side::Server && src.try_io(Interest::READABLE, || Ok(())).is_ok();
+        if write_all_tcp(dst, first, last).await.is_err() {
             return Err(TunnelEnd::Error(from.other()));
         }
+        corked = last;
         shared.moved(from, first.len() as u64);
     }
     drop(pending);
@@ -195,7 +203,7 @@ async fn pump_tcp(
             match r {
                 Ok(Got::Moved(_)) => continue,
                 Ok(Got::Eof) => {
-                    if shared.ended(from) {
+                    if shared.ended(from) || corked {
                         let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
                     }
                     return Ok(());
@@ -218,40 +226,69 @@ async fn pump_tcp(
         let room = buf.capacity();
         match src.try_read_buf(&mut *buf) {
             Ok(0) => {
-                if shared.ended(from) {
+                if shared.ended(from) || corked {
                     let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
                 }
                 return Ok(());
             }
             Ok(n) => {
                 let drained = n < room;
+                // Whether these are the source's last bytes: it drained, and its end was
+                // already reported with them (EPOLLRDHUP; the readiness keeps a close once
+                // seen, and nothing else can raise it between these two calls on this
+                // thread), so the next read is its end of stream, whose `shutdown` would
+                // send the FIN in a packet of its own. Sent with MSG_MORE, the bytes wait
+                // for that FIN and leave with it in one segment (one loopback packet and
+                // its handling less per connection closed this way), as HAProxy sends
+                // when a shutdown follows. From the server only (its answer and its close,
+                // the common end of a `mode tcp` connection): the check costs ~40
+                // instructions per short read, paid on every keep-alive exchange.
+                let mut last = false;
                 if drained {
                     // A short read emptied the socket: wait for readiness, not `EAGAIN`.
                     let _ = src.try_io(Interest::READABLE, || {
                         Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
                     });
+                    last =
+                        from == Side::Server && src.try_io(Interest::READABLE, || Ok(())).is_ok();
                 } else if mode == Mode::Auto {
                     bulk = true;
                 }
-                if write_all_tcp(dst, &buf[..n]).await.is_err() {
+                if write_all_tcp(dst, &buf[..n], last).await.is_err() {
                     return Err(TunnelEnd::Error(from.other()));
                 }
+                corked = last;
                 shared.moved(from, n as u64);
                 if drained {
                     buf.give_back();
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => buf.give_back(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if std::mem::take(&mut corked) {
+                    // Not the end after all: TCP_NODELAY pushes the held bytes out.
+                    let _ = socket2::SockRef::from(dst).set_nodelay(true);
+                }
+                buf.give_back()
+            }
             Err(_) => return Err(TunnelEnd::Error(from)),
         }
     }
 }
 
-async fn write_all_tcp(s: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+/// Writes all of `data` to `s`; `more`: with MSG_MORE (held back for what follows, the FIN).
+async fn write_all_tcp(s: &TcpStream, mut data: &[u8], more: bool) -> std::io::Result<()> {
     while !data.is_empty() {
         // Written first, waited for only when the socket is known full (`try_write` answers
         // `WouldBlock` without a system call then): one readiness check less per chunk.
-        match s.try_write(data) {
+        let sent = if more {
+            s.try_io(Interest::WRITABLE, || {
+                let flags = libc::MSG_NOSIGNAL | libc::MSG_MORE;
+                socket2::SockRef::from(s).send_with_flags(data, flags)
+            })
+        } else {
+            s.try_write(data)
+        };
+        match sent {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -620,6 +657,79 @@ mod tests {
         let mut got = vec![0u8; n];
         s.read_exact(&mut got).await.expect("read");
         got
+    }
+
+    /// Segments socket `s` received so far (TCP_INFO's `tcpi_segs_in`).
+    #[allow(unsafe_code)]
+    fn segments_in(s: &TcpStream) -> u32 {
+        use std::os::fd::AsRawFd;
+        let mut buf = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: as `front::tcp_info`: a zeroed `tcp_info` of integers and its size; the
+        // kernel writes at most `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "TCP_INFO");
+        // SAFETY: zero-initialised above, and a `tcp_info` of integers is valid for any bytes.
+        unsafe { buf.assume_init() }.tcpi_segs_in
+    }
+
+    /// A source's last bytes that came with its end leave with the FIN (MSG_MORE, then the
+    /// shutdown): the client receives them and the end in one segment, not two.
+    #[test]
+    fn last_bytes_leave_with_the_fin_in_one_segment() {
+        let rt = runtime();
+        rt.block_on(async {
+            let (mut client, mut proxy_c) = pair().await;
+            let (mut proxy_s, mut server) = pair().await;
+            // The server's answer and its end, both arrived before the tunnel reads.
+            server.write_all(b"last").await.expect("send");
+            server.shutdown().await.expect("end");
+            loop {
+                let r = proxy_s.ready(Interest::READABLE).await.expect("ready");
+                if r.is_read_closed() {
+                    break;
+                }
+                let _ = proxy_s.try_io(Interest::READABLE, || {
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                });
+            }
+            let before = segments_in(&client);
+            let t = Tunnel {
+                idle: None,
+                client_fin: None,
+                server_fin: None,
+                splice: [Mode::Off, Mode::Off],
+            };
+            let relay = tokio::spawn(async move {
+                tunnel(
+                    &mut proxy_c,
+                    Lent::default(),
+                    &mut proxy_s,
+                    Lent::default(),
+                    &t,
+                )
+                .await
+            });
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.expect("end");
+            assert_eq!(got, b"last");
+            assert_eq!(
+                segments_in(&client) - before,
+                1,
+                "data and FIN in one segment"
+            );
+            client.shutdown().await.expect("end");
+            let (up, down, end) = relay.await.expect("relay");
+            assert_eq!((up, down, end), (0, 4, TunnelEnd::Done));
+        });
     }
 
     /// A TCP session's tunnel future is held for as long as the connection lives: its

@@ -69,6 +69,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "runtime_turn",
             // Timeouts armed at a worker's tick when far (tokio only).
             "lazy_timer",
+            // A connection task's two stages, the opening then the session (a future).
+            "listener::stages",
         ],
     ),
     // `tls-ticket-keys` files (ring, the sample crate's base64; uses tls::renewal).

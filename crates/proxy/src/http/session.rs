@@ -45,6 +45,8 @@ mod after_response;
 mod alarm;
 use account::Start;
 mod buffer_body;
+#[cfg(test)]
+mod close_tests;
 mod content_rules;
 mod error_page;
 mod exchange;

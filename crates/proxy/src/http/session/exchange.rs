@@ -359,7 +359,9 @@ impl<C: ClientStream> Session<C> {
         rec.head_out = h2_head.unwrap_or(self.bufs.out.len() as u64 - rec.bytes);
         rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
-        if !self.send_response_head(cli_timeout).await {
+        // The whole answer in `out`, the connection shut down right after it (below).
+        let last = client == Next::Close && encoder.is_none() && res_framing == Framing::None;
+        if !self.send_response_head_of(cli_timeout, last).await {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }

@@ -80,6 +80,19 @@ impl<C: ClientStream> Session<C> {
     /// edge's HEADERS frame, on HTTP/1 the bytes already written in `self.bufs.out` (with whatever
     /// body bytes followed them). `false` when the client is gone.
     pub(super) async fn send_response_head(&mut self, t: Option<std::time::Duration>) -> bool {
+        self.send_response_head_of(t, false).await
+    }
+
+    /// [`Self::send_response_head`]; `last`: `out` is the whole answer and the connection is
+    /// shut down right after it. On a plain TCP client it is then sent with MSG_MORE: the
+    /// `shutdown`'s FIN joins it in one segment instead of following in one of its own (one
+    /// loopback packet and its handling less per closed connection; `tunnel.rs` does the same
+    /// for a `mode tcp` server's last bytes).
+    pub(super) async fn send_response_head_of(
+        &mut self,
+        t: Option<std::time::Duration>,
+        last: bool,
+    ) -> bool {
         if let Some(edge) = super::h2_edge(&mut self.client) {
             if edge.send_head(&self.bufs.res).is_err() {
                 return false;
@@ -93,7 +106,23 @@ impl<C: ClientStream> Session<C> {
             // With the other sessions' sends of this turn (runtime_turn.rs).
             crate::runtime_turn::after_ready_tasks().await;
         }
-        body::write_all(&mut self.client, &self.bufs.out, t)
+        let mut sent = 0;
+        if last {
+            if let Some(s) = self.client.plain_tcp() {
+                let out = &self.bufs.out[..];
+                let more = s.try_io(tokio::io::Interest::WRITABLE, || {
+                    let flags = libc::MSG_NOSIGNAL | libc::MSG_MORE;
+                    socket2::SockRef::from(s).send_with_flags(out, flags)
+                });
+                match more {
+                    Ok(n) if n == out.len() => return true,
+                    Ok(n) => sent = n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return false,
+                }
+            }
+        }
+        body::write_all(&mut self.client, &self.bufs.out[sent..], t)
             .await
             .is_ok()
     }
