@@ -191,7 +191,13 @@ async fn serve_io<T>(
                 _ => std::future::pending().await,
             }
         };
+        // `biased`, in this order: the streams whose requests arrived together are all
+        // accepted (each `accept` reads what the socket has and writes what is queued) before
+        // any runs, then they run (their answers queued in the codec), and only then is the
+        // connection polled again, writing the answers of the whole batch at once: one write
+        // (and one wake-up of the client) per batch, not one per answer or two.
         tokio::select! {
+            biased;
             next = conn.accept() => match next {
                 Some(Ok((req, mut respond))) => {
                     if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
