@@ -16,6 +16,7 @@ use fulcrum_config::model::TuneH2;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
 
 pub mod convert;
@@ -88,6 +89,27 @@ pub async fn serve_upgraded<C: ClientStream>(
     let io = tokio::io::join(replayed, write);
     let tune = fe.tune_h2;
     serve_io(fe, io, conn, stop, tune, track).await
+}
+
+/// The clock read once for the streams a connection accepts together, as HAProxy reads its
+/// `now` once per turn of its loop: the streams of one burst (accepted one after the other,
+/// the connection polled in between without waiting) share the reading taken for the first;
+/// it is dropped as soon as `accept` waits, so the next burst reads the clock again.
+#[derive(Default)]
+struct Clock(Option<(SystemTime, Instant)>);
+
+impl Clock {
+    /// The burst's reading (taken now if it is the burst's first stream).
+    fn now(&mut self) -> (SystemTime, Instant) {
+        *self
+            .0
+            .get_or_insert_with(|| (SystemTime::now(), Instant::now()))
+    }
+
+    /// The connection had nothing more to accept: the burst is over.
+    fn waited(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// The client connection an HTTP/2 server runs on, beside its bytes.
@@ -166,6 +188,7 @@ async fn serve_io<T>(
     // Since when the connection has had no stream (its idle time, and how long the boxes of
     // its last streams are kept for the next ones: `streams`).
     let mut quiet_since: Option<tokio::time::Instant> = None;
+    let mut clock = Clock::default();
     loop {
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
@@ -198,7 +221,13 @@ async fn serve_io<T>(
         // (and one wake-up of the client) per batch, not one per answer or two.
         tokio::select! {
             biased;
-            next = conn.accept() => match next {
+            next = std::future::poll_fn(|cx| {
+                let next = conn.poll_accept(cx);
+                if next.is_pending() {
+                    clock.waited();
+                }
+                next
+            }) => match next {
                 Some(Ok((req, mut respond))) => {
                     if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
                         // `tune.http.maxhdr`: HAProxy 2.6 cannot decode such a head and ends
@@ -212,6 +241,7 @@ async fn serve_io<T>(
                         continue;
                     }
                     // The stream's future is made in its box.
+                    let accepted = clock.now();
                     streams.push_with(|| {
                         transaction::serve(
                             fe.clone(),
@@ -223,6 +253,7 @@ async fn serve_io<T>(
                             track.clone(),
                             tls.clone(),
                             deadlines.clone(),
+                            accepted,
                         )
                     });
                 }
