@@ -30,6 +30,8 @@ pub mod upstream;
 pub mod values;
 
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod size_tests;
 
 /// How long the boxes of a connection's last streams are kept once it has none (`streams`).
