@@ -191,6 +191,8 @@ async fn serve_io<T>(
     // its last streams are kept for the next ones: `streams`).
     let mut quiet_since: Option<tokio::time::Instant> = None;
     let mut clock = Clock::default();
+    // Set when `accept` used up the task's budget: the streams go first on the next turn.
+    let mut streams_first = false;
     loop {
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
@@ -221,12 +223,23 @@ async fn serve_io<T>(
         // any runs, then they run (their answers queued in the codec), and only then is the
         // connection polled again, writing the answers of the whole batch at once: one write
         // (and one wake-up of the client) per batch, not one per answer or two.
+        // A fixed order starves the later branches when the first uses up the task's coop
+        // budget (tokio: every budgeted poll is then Pending until the task yields; a peer
+        // keeping the connection reading can do that): after a turn where `accept` left no
+        // budget, the next turn lets the streams move first (`streams_first`).
         tokio::select! {
             biased;
             next = std::future::poll_fn(|cx| {
+                if std::mem::take(&mut streams_first) {
+                    // The connection is polled on the next turn (its wake-up was this one).
+                    cx.waker().wake_by_ref();
+                    clock.waited();
+                    return std::task::Poll::Pending;
+                }
                 let next = conn.poll_accept(cx);
                 if next.is_pending() {
                     clock.waited();
+                    streams_first = !tokio::task::coop::has_budget_remaining();
                 }
                 next
             }) => match next {
