@@ -5,6 +5,8 @@
 #   ONLY=handshake bench/tls/run.sh     # scenarios whose name contains the word
 #   FULCRUM=/path/to/fulcrum bench/tls/run.sh   # that build (nothing is built)
 #   PROFILE=DIR bench/tls/run.sh        # also perf profiles of both proxies (PERF_FREQ Hz, 499)
+#   SYSCALLS=1 bench/tls/run.sh         # also each round's system calls per operation of the
+#                                       # proxy (perf stat on the syscalls tracepoints), to stderr
 #
 # Scenarios (wrk or h2load as the client, answers made by the proxy itself with `http-request
 # return`, so only the proxy's TLS and HTTP path is measured):
@@ -244,7 +246,21 @@ reuse_pct() {
 # round that resumed, or a resumed one that did not, is marked failed ($WORK/failed).
 round() {
   local c0 out c1 pct
+  local sys=""
+  if [ -n "${SYSCALLS:-}" ]; then
+    perf stat -x, -e 'syscalls:sys_enter_*' -p "$PID" -o "$WORK/sys" >/dev/null 2>&1 &
+    sys=$!
+    sleep 0.2
+  fi
   c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns)
+  if [ -n "$sys" ]; then
+    kill -INT "$sys"; wait "$sys" || true
+    # The calls per operation, most frequent first (those above 0.001).
+    local n who
+    n=$(echo "$out" | awk '{print $2}'); who=$(ps -o comm= -p "$PID")
+    awk -F, -v n="$n" 'n > 0 && $1 + 0 >= 0.001 * n { sub("syscalls:sys_enter_", "", $3); printf "%.3f %s\n", $1 / n, $3 }' "$WORK/sys" \
+      | sort -gr | awk -v who="$who" -v n="$n" '{ l = l " " $2 " " $1 } END { print "  syscalls/op " who " (" n " ops):" l }' >&2
+  fi
   case $1 in
     handshake-*|resumed-*)
       pct=$(reuse_pct)

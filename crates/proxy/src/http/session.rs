@@ -346,7 +346,9 @@ impl<C> Session<C> {
 ///
 /// The session is made here, before the future: the future (one per in-flight stream, moved
 /// into its connection's set) holds it once, where an `async fn` would keep its arguments
-/// and the edge beside the session made of them (`h2::size_tests`).
+/// and the edge beside the session made of them (`h2::size_tests`). `(accept, t0)`: when
+/// the stream was accepted (one clock reading for the streams its connection accepts
+/// together: `http::h2::Clock`).
 #[allow(clippy::too_many_arguments)]
 pub fn serve_h2(
     fe: Arc<Frontend>,
@@ -358,9 +360,8 @@ pub fn serve_h2(
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
     deadlines: Arc<super::h2::deadlines::Deadlines>,
+    (accept, t0): (SystemTime, Instant),
 ) -> impl std::future::Future<Output = ()> + Send + use<> {
-    let accept = SystemTime::now();
-    let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
     let mut bufs = bufs::take(0);
     let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut bufs.req);

@@ -16,6 +16,7 @@ use fulcrum_config::model::TuneH2;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
 
 pub mod convert;
@@ -28,6 +29,8 @@ pub mod transaction;
 pub mod upstream;
 pub mod values;
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod size_tests;
 
@@ -88,6 +91,27 @@ pub async fn serve_upgraded<C: ClientStream>(
     let io = tokio::io::join(replayed, write);
     let tune = fe.tune_h2;
     serve_io(fe, io, conn, stop, tune, track).await
+}
+
+/// The clock read once for the streams a connection accepts together, as HAProxy reads its
+/// `now` once per turn of its loop: the streams of one burst (accepted one after the other,
+/// the connection polled in between without waiting) share the reading taken for the first;
+/// it is dropped as soon as `accept` waits, so the next burst reads the clock again.
+#[derive(Default)]
+struct Clock(Option<(SystemTime, Instant)>);
+
+impl Clock {
+    /// The burst's reading (taken now if it is the burst's first stream).
+    fn now(&mut self) -> (SystemTime, Instant) {
+        *self
+            .0
+            .get_or_insert_with(|| (SystemTime::now(), Instant::now()))
+    }
+
+    /// The connection had nothing more to accept: the burst is over.
+    fn waited(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// The client connection an HTTP/2 server runs on, beside its bytes.
@@ -166,6 +190,9 @@ async fn serve_io<T>(
     // Since when the connection has had no stream (its idle time, and how long the boxes of
     // its last streams are kept for the next ones: `streams`).
     let mut quiet_since: Option<tokio::time::Instant> = None;
+    let mut clock = Clock::default();
+    // Set when `accept` used up the task's budget: the streams go first on the next turn.
+    let mut streams_first = false;
     loop {
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
@@ -191,8 +218,31 @@ async fn serve_io<T>(
                 _ => std::future::pending().await,
             }
         };
+        // `biased`, in this order: the streams whose requests arrived together are all
+        // accepted (each `accept` reads what the socket has and writes what is queued) before
+        // any runs, then they run (their answers queued in the codec), and only then is the
+        // connection polled again, writing the answers of the whole batch at once: one write
+        // (and one wake-up of the client) per batch, not one per answer or two.
+        // A fixed order starves the later branches when the first uses up the task's coop
+        // budget (tokio: every budgeted poll is then Pending until the task yields; a peer
+        // keeping the connection reading can do that): after a turn where `accept` left no
+        // budget, the next turn lets the streams move first (`streams_first`).
         tokio::select! {
-            next = conn.accept() => match next {
+            biased;
+            next = std::future::poll_fn(|cx| {
+                if std::mem::take(&mut streams_first) {
+                    // The connection is polled on the next turn (its wake-up was this one).
+                    cx.waker().wake_by_ref();
+                    clock.waited();
+                    return std::task::Poll::Pending;
+                }
+                let next = conn.poll_accept(cx);
+                if next.is_pending() {
+                    clock.waited();
+                    streams_first = !tokio::task::coop::has_budget_remaining();
+                }
+                next
+            }) => match next {
                 Some(Ok((req, mut respond))) => {
                     if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
                         // `tune.http.maxhdr`: HAProxy 2.6 cannot decode such a head and ends
@@ -206,6 +256,7 @@ async fn serve_io<T>(
                         continue;
                     }
                     // The stream's future is made in its box.
+                    let accepted = clock.now();
                     streams.push_with(|| {
                         transaction::serve(
                             fe.clone(),
@@ -217,6 +268,7 @@ async fn serve_io<T>(
                             track.clone(),
                             tls.clone(),
                             deadlines.clone(),
+                            accepted,
                         )
                     });
                 }

@@ -29,7 +29,10 @@ fn returned<R>(_: impl FnOnce(Args) -> R) -> usize {
 #[test]
 fn stream_future_is_small() {
     let stream = returned(|(fe, req, respond, peer, stop, track, tls, deadlines)| {
-        super::transaction::serve(fe, req, respond, peer, peer, stop, track, tls, deadlines)
+        let now = (std::time::SystemTime::now(), std::time::Instant::now());
+        super::transaction::serve(
+            fe, req, respond, peer, peer, stop, track, tls, deadlines, now,
+        )
     });
     eprintln!("h2 stream future: {stream} bytes");
     // 10,824 bytes before session 20 (the arguments of two `async fn`s beside their copies,

@@ -46,8 +46,11 @@ pub fn serve(
     track: Option<Arc<crate::track::Tracking>>,
     tls: Option<Arc<crate::stream::TlsInfo>>,
     deadlines: Arc<super::deadlines::Deadlines>,
+    accepted: (std::time::SystemTime, std::time::Instant),
 ) -> impl std::future::Future<Output = ()> + Send + use<> {
-    crate::http::session::serve_h2(fe, req, respond, tls, peer, local, stop, track, deadlines)
+    crate::http::session::serve_h2(
+        fe, req, respond, tls, peer, local, stop, track, deadlines, accepted,
+    )
 }
 
 #[cfg(test)]
