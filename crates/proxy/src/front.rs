@@ -139,6 +139,8 @@ pub struct TcpInfo {
     pub fackets: u32,
     pub lost: u32,
     pub reordering: u32,
+    /// Segments received (the tests count a connection's segments with it).
+    pub segs_in: u32,
 }
 
 /// The kernel's TCP_INFO of socket `fd` (`None`: not a TCP socket, or closed).
@@ -174,6 +176,7 @@ pub fn tcp_info(fd: RawFd) -> Option<TcpInfo> {
         fackets: i.tcpi_fackets,
         lost: i.tcpi_lost,
         reordering: i.tcpi_reordering,
+        segs_in: i.tcpi_segs_in,
     })
 }
 

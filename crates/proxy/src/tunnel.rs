@@ -660,25 +660,11 @@ mod tests {
     }
 
     /// Segments socket `s` received so far (TCP_INFO's `tcpi_segs_in`).
-    #[allow(unsafe_code)]
     fn segments_in(s: &TcpStream) -> u32 {
         use std::os::fd::AsRawFd;
-        let mut buf = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: as `front::tcp_info`: a zeroed `tcp_info` of integers and its size; the
-        // kernel writes at most `len` bytes.
-        let r = unsafe {
-            libc::getsockopt(
-                s.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                buf.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(r, 0, "TCP_INFO");
-        // SAFETY: zero-initialised above, and a `tcp_info` of integers is valid for any bytes.
-        unsafe { buf.assume_init() }.tcpi_segs_in
+        crate::front::tcp_info(s.as_raw_fd())
+            .expect("TCP_INFO")
+            .segs_in
     }
 
     /// A source's last bytes that came with its end leave with the FIN (MSG_MORE, then the

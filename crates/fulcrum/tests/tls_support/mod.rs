@@ -278,6 +278,17 @@ pub fn s_client_request(port: u16, args: &[&str]) -> String {
     )
 }
 
+/// The session tickets an `s_client -msg` output shows received that hold a ticket: a
+/// NewSessionTicket message of 10 bytes (`-msg` counts the 4-byte header: lifetime and an
+/// empty ticket) is TLS 1.2's "keep the ticket you have" (RFC 5077 3.3); a TLS 1.3 ticket is
+/// never that short.
+pub fn tickets_received(out: &str) -> usize {
+    out.lines()
+        .filter(|l| l.starts_with("<<< ") && l.ends_with("NewSessionTicket"))
+        .filter(|l| !l.contains("[length 000a]"))
+        .count()
+}
+
 /// The subject CN of the certificate `s_client` output shows.
 pub fn served_cn(out: &str) -> Option<String> {
     out.lines()

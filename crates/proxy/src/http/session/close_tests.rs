@@ -8,26 +8,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// TCP_INFO of `s`: (segments received, bytes sent not yet acknowledged).
-#[allow(unsafe_code)]
 fn info(s: &TcpStream) -> (u32, u32) {
     use std::os::fd::AsRawFd;
-    let mut buf = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: as `front::tcp_info`: a zeroed `tcp_info` of integers and its size; the kernel
-    // writes at most `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(r, 0, "TCP_INFO");
-    // SAFETY: zero-initialised above, and a `tcp_info` of integers is valid for any bytes.
-    let i = unsafe { buf.assume_init() };
-    (i.tcpi_segs_in, i.tcpi_unacked)
+    let i = crate::front::tcp_info(s.as_raw_fd()).expect("TCP_INFO");
+    (i.segs_in, i.unacked)
 }
 
 #[test]
