@@ -136,6 +136,22 @@ pub async fn open_via_socks4(
     Ok(ServerConn::Tcp(s))
 }
 
+/// What frees descriptors when the process has none left: `pool::reclaimed`, which closes
+/// idle server connections. The pool sits above this module (it holds `ServerConn`s), so it
+/// hands the function down when it first keeps a connection ([`on_shortage`]); before that
+/// there is nothing idle to close.
+static RECLAIM: std::sync::OnceLock<fn(&io::Error) -> bool> = std::sync::OnceLock::new();
+
+/// Sets what frees descriptors after `EMFILE`/`ENFILE` (the first call wins; `pool`).
+pub fn on_shortage(reclaim: fn(&io::Error) -> bool) {
+    let _ = RECLAIM.set(reclaim);
+}
+
+/// After `e` from `socket()`: whether descriptors were freed, so that it can be tried again.
+fn reclaimed(e: &io::Error) -> bool {
+    RECLAIM.get().is_some_and(|reclaim| reclaim(e))
+}
+
 /// A TCP connection to `dst` with `TCP_NODELAY`, leaving from `src` when set (port 0: any),
 /// in as few system calls as HAProxy's: the socket is made non-blocking and close-on-exec by
 /// `socket()` itself, `TCP_NODELAY` is set before `connect()`, and the connection is known to
@@ -167,7 +183,7 @@ pub(crate) async fn tcp_with(
         ) {
             Ok(s) => break s,
             // No descriptor left: an idle server connection gives up its own (`pool`).
-            Err(e) if crate::pool::reclaimed(&e) => {}
+            Err(e) if reclaimed(&e) => {}
             Err(e) => return Err(e),
         }
     };

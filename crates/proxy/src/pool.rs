@@ -173,6 +173,8 @@ pub fn take_with(id: u64, want: Want) -> Option<(ServerConn, u32)> {
 /// idle for it, or when idle plus in use stay within the recent need plus `pool-low-conn`
 /// (HAProxy's rule); otherwise closed. Whether it was kept.
 pub fn offer(server: &Arc<ServerRt>, s: ServerConn, uses: u32, in_use: u32) -> bool {
+    // From now on a connection may be idle: opening a server connection can reclaim it.
+    crate::connect::on_shortage(reclaimed);
     let (max, low) = server.pool_limits();
     POOL.with(|p| {
         let mut p = p.borrow_mut();

@@ -293,6 +293,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // The HTTP/2 stream future's size guard (a test: uses http::h2::transaction).
     ("HTTP/2 size guards", &["http::h2::size_tests"]),
+    // An HTTP/2 connection's answers written by batch (a test: uses http::h2).
+    ("HTTP/2 write batches", &["http::h2::batch_tests"]),
     ("accepting connections", &["listener", "listener::connection"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
