@@ -327,3 +327,47 @@ fn check_reports_tls_problems_with_their_line() {
         "{err}"
     );
 }
+
+/// A client whose SNI is an IP address (wrk sends the one it dials; RFC 6066 allows host names
+/// only): the name is ignored and the handshake served with the default certificate, as by
+/// haproxy, and fulcrum's log at `warn` stays quiet (rustls warned once per such handshake).
+#[test]
+fn an_ip_address_as_sni_is_ignored_without_a_log_line() {
+    if !tools() {
+        return;
+    }
+    let dir = Scratch::new("tls-ip-sni");
+    let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
+    let cert = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
+    let port = free_port();
+    let cfg = dir.write(
+        "f.cfg",
+        &format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f\n bind 127.0.0.1:{port} ssl crt {}\n\
+             http-request return status 200 content-type text/plain string ok\n",
+            cert.display()
+        ),
+    );
+    let fulcrum = Fulcrum::start(&cfg);
+    for _ in 0..3 {
+        let out = s_client_request(port, &["-servername", "127.0.0.1"]);
+        assert!(out.contains("HTTP/1.1 200"), "{out}");
+        assert_eq!(served_cn(&out).as_deref(), Some("a.test"), "{out}");
+    }
+    // A line logged after the handshakes (a reload's): every line before it has been read.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(fulcrum.child.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    assert!(
+        fulcrum
+            .wait_line("configuration reloaded", std::time::Duration::from_secs(20))
+            .is_some(),
+        "reload: {}",
+        fulcrum.log_text()
+    );
+    let log = fulcrum.log_text();
+    assert!(!log.contains("SNI"), "{log}");
+}

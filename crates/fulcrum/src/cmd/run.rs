@@ -115,9 +115,22 @@ pub fn run(opts: RunOptions) -> ExitCode {
     }
 }
 
+/// rustls warns on every handshake whose SNI holds an IP address (not a host name by RFC 6066;
+/// wrk sends the address it dials): a line per connection on stderr, from the client's doing.
+/// The name is ignored as HAProxy ignores it, silently, unless `FULCRUM_LOG` names rustls.
+const CLIENT_HELLO_NOISE: &str = "rustls::msgs::handshake=error";
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FULCRUM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let env = std::env::var("FULCRUM_LOG").ok();
+    let mut filter = env
+        .as_deref()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    if !env.is_some_and(|f| f.contains("rustls")) {
+        if let Ok(d) = CLIENT_HELLO_NOISE.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
