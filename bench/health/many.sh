@@ -96,7 +96,7 @@ FRONT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 
 # CPU time in nanoseconds, every thread (the scheduler's own count: utime+stime in clock
 # ticks is too coarse for a ~4% load over seconds, 1 tick = 0.125% of an 8 s window)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 # context switches of every thread of the process (its wake-ups, roughly)
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -7,6 +7,10 @@
 #   PROFILE=DIR bench/tls/run.sh        # also perf profiles of both proxies (PERF_FREQ Hz, 499)
 #   SYSCALLS=1 bench/tls/run.sh         # also each round's system calls per operation of the
 #                                       # proxy (perf stat on the syscalls tracepoints), to stderr
+#   CPUS=1 bench/tls/run.sh             # also each round's busy time per operation of the
+#                                       # proxy's CPU and of the client's (/proc/stat: every task
+#                                       # and softirq on it), to stderr: when the client's CPU is
+#                                       # full, what the proxy makes the client do sets the rate
 #
 # Scenarios (wrk or h2load as the client, answers made by the proxy itself with `http-request
 # return`, so only the proxy's TLS and HTTP path is measured):
@@ -232,7 +236,7 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
 
 # The proxy's CPU time so far, in ns: the sum over its threads of the time they ran
 # (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for short rounds).
-cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 # The share (%) of the proxy's handshakes so far that were resumed: its frontend's `ssl_sess`
 # (full) and `ssl_reused_sess` (resumed) in `show stat`.
@@ -244,15 +248,27 @@ reuse_pct() {
 
 # One round of scenario $1 on the running proxy: "rate cpu_us_per_operation"; a handshake
 # round that resumed, or a resumed one that did not, is marked failed ($WORK/failed).
+# Busy time (user, nice, system, irq, softirq, steal) of CPUs $PROXY_CPU and $LOAD_CPU so far,
+# in 10 ms ticks, and the softirq part of each: "proxy_cpu load_cpu proxy_softirq load_softirq".
+cpus_busy() {
+  awk -v p="cpu$PROXY_CPU" -v l="cpu$LOAD_CPU" '$1 == p { a = $2 + $3 + $4 + $7 + $8 + $9; c = $8 }
+    $1 == l { b = $2 + $3 + $4 + $7 + $8 + $9; d = $8 } END { print a, b, c, d }' /proc/stat
+}
+
 round() {
-  local c0 out c1 pct
+  local c0 out c1 pct b0 b1
   local sys=""
   if [ -n "${SYSCALLS:-}" ]; then
     perf stat -x, -e 'syscalls:sys_enter_*' -p "$PID" -o "$WORK/sys" >/dev/null 2>&1 &
     sys=$!
     sleep 0.2
   fi
-  c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns)
+  b0=$(cpus_busy); c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns); b1=$(cpus_busy)
+  if [ -n "${CPUS:-}" ]; then
+    echo "$b0 $b1 $(echo "$out" | awk '{print $2}')" | awk -v who="$(ps -o comm= -p "$PID")" \
+      '$9 > 0 { printf "  busy us/op with %s (%d ops): proxy CPU %.2f (softirq %.2f), client CPU %.2f (softirq %.2f)\n",
+        who, $9, ($5 - $1) * 1e4 / $9, ($7 - $3) * 1e4 / $9, ($6 - $2) * 1e4 / $9, ($8 - $4) * 1e4 / $9 }' >&2
+  fi
   if [ -n "$sys" ]; then
     kill -INT "$sys"; wait "$sys" || true
     # The calls per operation, most frequent first (those above 0.001).
