@@ -7,6 +7,9 @@
 #   PROFILE=DIR bench/tls/run.sh        # also perf profiles of both proxies (PERF_FREQ Hz, 499)
 #   SYSCALLS=1 bench/tls/run.sh         # also each round's system calls per operation of the
 #                                       # proxy (perf stat on the syscalls tracepoints), to stderr
+#   QUOTA=25 bench/tls/run.sh           # each proxy limited to 25% of its CPU (a CPU cgroup,
+#                                       # v1 or v2; root): the proxy, not the client, sets the
+#                                       # rate (see "Which figure to read" below)
 #   CPUS=1 bench/tls/run.sh             # also each round's busy time per operation of the
 #                                       # proxy's CPU and of the client's (/proc/stat: every task
 #                                       # and softirq on it), to stderr: when the client's CPU is
@@ -48,6 +51,11 @@
 # proxy (a TLS client verifies the server's ECDSA signature at a cost close to the signing);
 # then both proxies run below 100% of their CPU and the rates say little: read the CPU per
 # operation columns. The serial and s_time rows are latency-bound: read their CPU columns.
+# QUOTA=PCT makes the rates the proxy's: each proxy runs in a CPU cgroup limited to PCT% of one
+# CPU (cfs quota), so a client with a whole CPU is no longer the limit in the handshake and
+# resumed rows (wrk spends ~400 µs per ECDSA handshake, more than either proxy): the rate is then
+# what the proxy sustains on PCT% of a core. Each round checks that the quota throttled the
+# proxy (else the client was still the limit, and the round says so).
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
@@ -73,9 +81,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-bench-tls-XXXXXX)
 PORT=${PORT:-19443}
 PID=""
+CGROUP=""
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
   rm -rf "$WORK"
+  if [ -n "$CGROUP" ]; then sleep 0.2; rmdir "$CGROUP" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -154,6 +164,25 @@ $PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK" >/dev/null 2>&1 &
 NGINX_PID=$!
 trap 'kill $NGINX_PID 2>/dev/null || true; cleanup' EXIT
 
+# QUOTA=PCT: a CPU cgroup (v2's cpu.max, or v1's cfs quota) the proxies are moved into.
+if [ -n "${QUOTA:-}" ]; then
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "+cpu" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    CGROUP=/sys/fs/cgroup/fulcrum-bench-$$
+    mkdir "$CGROUP" && echo "$((QUOTA * 1000)) 100000" > "$CGROUP/cpu.max"
+  else
+    CGROUP=/sys/fs/cgroup/cpu/fulcrum-bench-$$
+    mkdir "$CGROUP" && echo 100000 > "$CGROUP/cpu.cfs_period_us" \
+      && echo "$((QUOTA * 1000))" > "$CGROUP/cpu.cfs_quota_us"
+  fi || { echo "QUOTA: cannot make a CPU cgroup (root and a cpu controller needed)" >&2; exit 2; }
+  echo "quota: each proxy limited to ${QUOTA}% of CPU $PROXY_CPU (cgroup $CGROUP): rates are the proxy's" >&2
+fi
+# How many times the cgroup's quota stopped the proxy so far (0 without QUOTA).
+throttled() {
+  [ -n "$CGROUP" ] || { echo 0; return; }
+  awk '$1 == "nr_throttled" {print $2}' "$CGROUP/cpu.stat"
+}
+
 config() { # $1: certificate
   cat <<CFG
 global
@@ -183,7 +212,10 @@ start() { # $1: haproxy|fulcrum, $2: certificate, $3: ALPN list
   fi
   PID=$!
   for _ in $(seq 100); do
-    if echo | timeout 2 openssl s_client -connect 127.0.0.1:$PORT >/dev/null 2>&1; then return; fi
+    if echo | timeout 2 openssl s_client -connect 127.0.0.1:$PORT >/dev/null 2>&1; then
+      [ -z "$CGROUP" ] || echo "$PID" > "$CGROUP/cgroup.procs"
+      return
+    fi
     sleep 0.05
   done
   echo "$1 did not start:" >&2; cat "$WORK/p.log" >&2; exit 1
@@ -263,7 +295,11 @@ round() {
     sys=$!
     sleep 0.2
   fi
+  local t0; t0=$(throttled)
   b0=$(cpus_busy); c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns); b1=$(cpus_busy)
+  if [ -n "$CGROUP" ] && [ "$(throttled)" -le $((t0 + DURATION)) ]; then
+    echo "  $1 on $(ps -o comm= -p "$PID"): the quota seldom throttled the proxy: the client was the limit" >&2
+  fi
   if [ -n "${CPUS:-}" ]; then
     echo "$b0 $b1 $(echo "$out" | awk '{print $2}')" | awk -v who="$(ps -o comm= -p "$PID")" \
       '$9 > 0 { printf "  busy us/op with %s (%d ops): proxy CPU %.2f (softirq %.2f), client CPU %.2f (softirq %.2f)\n",
@@ -336,5 +372,5 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
     fi
   fi
 done
-echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections (h2-tls: $H2_CONNS x $H2_STREAMS streams); nbthread 1; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections (h2-tls: $H2_CONNS x $H2_STREAMS streams); nbthread 1${QUOTA:+; each proxy limited to $QUOTA% of a CPU}; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 [ "${IDLE_FAILED:-0}" = 0 ] || exit 1
