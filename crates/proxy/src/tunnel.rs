@@ -628,6 +628,17 @@ mod tests {
             .expect("runtime")
     }
 
+    /// Runs `f` as a task of its own (on a local set), as sessions run: its waker is then
+    /// tokio's task waker, one vtable for all. `block_on`'s waker is not: its vtable is a
+    /// constant of a generic function, which an optimised build with several codegen units
+    /// may duplicate, so `will_wake` can say no to the same waker from one poll to the next.
+    fn in_task<T: 'static>(f: impl Future<Output = T> + 'static) -> T {
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime(), async {
+            tokio::task::spawn_local(f).await.expect("task")
+        })
+    }
+
     /// A client and a server connected through a tunnel (`idle`, no `*-fin` timeout, no
     /// splicing) relaying in a task of its own, `to_client` first: (client, server, relay).
     async fn relayed(
@@ -748,8 +759,7 @@ mod tests {
     /// would) it never would.
     #[test]
     fn a_flooding_direction_does_not_starve_the_other() {
-        let rt = runtime();
-        rt.block_on(async {
+        in_task(async {
             let flood = pin!(async {
                 loop {
                     tokio::task::consume_budget().await;
@@ -797,35 +807,34 @@ mod tests {
     /// watchdog before its timer is due.
     #[test]
     fn a_wakeup_polls_only_the_woken_direction() {
-        let rt = runtime();
-        let polls: [std::cell::Cell<u32>; 3] = Default::default();
-        let count = |i: usize| polls[i].set(polls[i].get() + 1);
-        let quiet = pin!(std::future::poll_fn(|_| {
-            count(0);
-            Poll::<Pumped>::Pending
-        }));
-        let mut quiet: Pin<&mut _> = quiet;
-        // Woken by itself (as a read, then a write, each wake its waker), done on the 30th poll.
-        let busy = pin!(std::future::poll_fn(|cx| {
-            count(1);
-            if polls[1].get() == 30 {
-                return Poll::Ready(Ok(()));
-            }
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }));
-        let mut busy: Pin<&mut _> = busy;
-        // As `tunnel`'s: polled on the first wakeup (`dog_due` 0), not due after.
-        let due = AtomicU64::new(0);
-        let dog = pin!(std::future::poll_fn(|_| {
-            count(2);
-            due.store(u64::MAX, Ordering::Relaxed);
-            Poll::<()>::Pending
-        }));
-        let mut dog: Pin<&mut _> = dog;
-        let woke = rt.block_on(async {
+        let (woke, polls) = in_task(async {
+            let polls: [std::cell::Cell<u32>; 3] = Default::default();
+            let count = |i: usize| polls[i].set(polls[i].get() + 1);
+            let quiet = pin!(std::future::poll_fn(|_| {
+                count(0);
+                Poll::<Pumped>::Pending
+            }));
+            let mut quiet: Pin<&mut _> = quiet;
+            // Woken by itself (as a read, then a write, each wake its waker), done on the 30th poll.
+            let busy = pin!(std::future::poll_fn(|cx| {
+                count(1);
+                if polls[1].get() == 30 {
+                    return Poll::Ready(Ok(()));
+                }
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }));
+            let mut busy: Pin<&mut _> = busy;
+            // As `tunnel`'s: polled on the first wakeup (`dog_due` 0), not due after.
+            let due = AtomicU64::new(0);
+            let dog = pin!(std::future::poll_fn(|_| {
+                count(2);
+                due.store(u64::MAX, Ordering::Relaxed);
+                Poll::<()>::Pending
+            }));
+            let mut dog: Pin<&mut _> = dog;
             let (mut wakers, mut turn) = (Wakers::Shared(task_waker().await), 0);
-            std::future::poll_fn(|cx| {
+            let woke = std::future::poll_fn(|cx| {
                 next(
                     cx,
                     Some(&mut quiet),
@@ -836,10 +845,10 @@ mod tests {
                     &mut turn,
                 )
             })
-            .await
+            .await;
+            (woke, [polls[0].get(), polls[1].get(), polls[2].get()])
         });
         assert!(matches!(woke, Woke::Down(Ok(()))));
-        let polls = polls.map(|p| p.get());
         // The shared wakeups', the last of them with its own waker.
         let quiet = u32::from(SHARED_WAKEUPS);
         assert_eq!(
