@@ -53,9 +53,9 @@
 # operation columns. The serial and s_time rows are latency-bound: read their CPU columns.
 # QUOTA=PCT makes the rates the proxy's: each proxy runs in a CPU cgroup limited to PCT% of one
 # CPU (cfs quota over 20 ms periods), so a client with a whole CPU is no longer the limit in
-# the handshake and resumed rows (wrk spends ~400 µs per ECDSA handshake, more than either proxy): the rate is then
-# what the proxy sustains on PCT% of a core. Each round checks that the quota throttled the
-# proxy (else the client was still the limit, and the round says so).
+# the handshake and resumed rows (wrk spends ~400 µs per ECDSA handshake, more than either
+# proxy): the rate is then what the proxy sustains on PCT% of a core. Each throughput round
+# checks that the quota throttled the proxy (else the client was still the limit: it says so).
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
