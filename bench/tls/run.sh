@@ -10,6 +10,8 @@
 #   QUOTA=25 bench/tls/run.sh           # each proxy limited to 25% of its CPU (a CPU cgroup,
 #                                       # v1 or v2; root): the proxy, not the client, sets the
 #                                       # rate (see "Which figure to read" below)
+#   BUSY_POLLING=1 bench/tls/run.sh     # both proxies with `busy-polling` in `global` (their
+#                                       # event loop never sleeps: its CPU runs full)
 #   CPUS=1 bench/tls/run.sh             # also each round's busy time per operation of the
 #                                       # proxy's CPU and of the client's (/proc/stat: every task
 #                                       # and softirq on it), to stderr: when the client's CPU is
@@ -188,7 +190,8 @@ config() { # $1: certificate
 global
   nbthread 1
   maxconn 5000
-  stats socket $WORK/stats.sock level admin
+  stats socket $WORK/stats.sock level admin${BUSY_POLLING:+
+  busy-polling}
 defaults
   mode http
   timeout connect 5s

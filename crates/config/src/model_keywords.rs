@@ -117,6 +117,9 @@ pub struct GlobalKeywords {
     pub hard_stop_after: Option<std::time::Duration>,
     /// `mworker-max-reloads N`: a configuration's connections end once N reloads replaced it.
     pub mworker_max_reloads: Option<u32>,
+    /// `busy-polling` (`no busy-polling` undoes it): workers poll for events with a null
+    /// timeout and never let their CPU sleep.
+    pub busy_polling: bool,
 }
 
 /// A global `set-var` or `set-var-fmt`.

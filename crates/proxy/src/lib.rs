@@ -18,6 +18,7 @@ pub mod backend;
 pub mod balance;
 pub mod bind;
 pub mod buf_pool;
+pub mod busy_poll;
 pub mod clock;
 pub mod connect;
 pub mod counters;

@@ -126,6 +126,9 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                     let turn = (threads_each == 1
                         && std::env::var_os("FULCRUM_TURN_OFF").is_none())
                     .then(|| tokio::spawn(crate::runtime_turn::run()));
+                    // `busy-polling`: a task that keeps a one-thread worker's driver polled
+                    // without a timeout while the setting is on.
+                    let busy = (threads_each == 1).then(|| tokio::spawn(crate::busy_poll::run()));
                     // Until stopped, close this worker's idle server connections past their
                     // purge delay (pool.rs). Ticks every `park::PARK_AFTER`: the runtime's
                     // next timer is then never further away than an idle connection's park
@@ -163,6 +166,9 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                     }
                     if let Some(turn) = turn {
                         turn.abort();
+                    }
+                    if let Some(busy) = busy {
+                        busy.abort();
                     }
                 });
             })
@@ -266,6 +272,7 @@ impl Runtime {
             &serving_rx,
         )?);
         serving.send_modify(|s| s.generation = Arc::downgrade(&gen));
+        crate::busy_poll::set(config.global.keywords.busy_polling);
         let layout = Layout::from_env();
         let workers = spawn_workers(n, layout)?;
         let layout_name = match layout {
@@ -479,6 +486,7 @@ impl Runtime {
                 .spawn(async move { crate::pool::retain(&|id| alive.contains(&id)) });
         }
         running.gen = gen;
+        crate::busy_poll::set(config.global.keywords.busy_polling);
         tracing::info!(
             "proxy configuration reloaded ({} listening addresses)",
             running.listeners.len()
@@ -495,6 +503,8 @@ impl Runtime {
     }
 
     pub async fn shutdown(mut self, grace: Duration) {
+        // A stopping process finishes its connections without busy polling (as HAProxy's).
+        crate::busy_poll::set(false);
         {
             let running = self.running.lock().await;
             for l in running.listeners.values() {

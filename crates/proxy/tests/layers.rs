@@ -67,6 +67,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "splice",
             // Sends batched per runtime turn: a worker's turn task (tokio only).
             "runtime_turn",
+            // `busy-polling`: a worker's task that keeps its driver polled (tokio only).
+            "busy_poll",
             // Timeouts armed at a worker's tick when far (tokio only).
             "lazy_timer",
             // A connection task's two stages, the opening then the session (a future).

@@ -58,6 +58,7 @@ const KNOWN: &[&str] = &[
     "tune.maxrewrite",
     "spread-checks",
     "debug",
+    "busy-polling",
 ];
 
 /// `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT` (HAProxy 2.6: process variables,
@@ -255,10 +256,19 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
             line.no_more(1)?;
             g.limits.strict_limits = Some(true);
         }
-        // HAProxy 2.6 allows `no` before `strict-limits` only among what fulcrum runs.
+        "busy-polling" => {
+            line.no_more(1)?;
+            g.keywords.busy_polling = true;
+        }
+        // HAProxy 2.6 allows `no` before `strict-limits` and `busy-polling` among what
+        // fulcrum runs.
         "no" if line.arg(1) == Some("strict-limits") => {
             line.no_more(2)?;
             g.limits.strict_limits = Some(false);
+        }
+        "no" if line.arg(1) == Some("busy-polling") => {
+            line.no_more(2)?;
+            g.keywords.busy_polling = false;
         }
         "hard-stop-after" => {
             g.keywords.hard_stop_after = Some(time(line.need(1, "a time")?, kw)?);

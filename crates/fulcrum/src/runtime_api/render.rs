@@ -134,6 +134,7 @@ fn info_value(v: &InfoView, name: &str) -> String {
         "CumConns" => v.cum_conns.to_string(),
         "CumReq" => v.cum_req.to_string(),
         "Idle_pct" => "100".into(),
+        "BusyPolling" => u8::from(fulcrum_proxy::busy_poll::on()).to_string(),
         "node" => v.node.clone(),
         "Stopping" => u8::from(v.stopping).to_string(),
         "Jobs" => v.jobs.to_string(),
