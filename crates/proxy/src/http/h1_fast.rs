@@ -363,7 +363,7 @@ mod tests {
             }
             head.extend_from_slice(b"\r\n");
             for _ in 0..next(5) {
-                piece(&mut head, &mut next, 5);
+                piece(&mut head, &mut next, 14);
                 head.extend_from_slice([&b":"[..], b": ", b": ", b":\t ", b" :"][next(5)]);
                 piece(&mut head, &mut next, 12);
                 head.extend_from_slice([&b"\r\n"[..], b"\r\n", b" \r\n", b"\n"][next(4)]);
