@@ -95,8 +95,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["http::capture"],
     ),
     (
-        "a response the proxy makes itself: the neutral head and a body (uses http::message); the cache's Vary keys (uses http::message)",
-        &["http::response", "http::cache_vary"],
+        "a response the proxy makes itself: the neutral head and a body (uses http::message); the cache's Vary keys (uses http::message); the HTTP/1 head parser's fast path (fills http::message)",
+        &["http::response", "http::cache_vary", "http::h1_fast"],
     ),
     (
         "HAProxy's error pages, replies and reason phrases (uses http::response); the object store of a `cache` section (sans-IO, uses http::message)",

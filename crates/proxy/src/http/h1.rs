@@ -111,6 +111,18 @@ impl Message {
         buf: &[u8],
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
+        match super::h1_fast::request(self, buf, limits.max_headers) {
+            Some(n) => Ok(Some(n)),
+            None => self.parse_request_slow(buf, limits),
+        }
+    }
+
+    /// [`Message::parse_request_with`] by httparse alone, for what `h1_fast` leaves.
+    pub(super) fn parse_request_slow(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
         match self.parse_request_in(buf, buf, limits) {
             Err(ParseError::Invalid) if limits.accept_invalid => {
                 self.parse_request_relaxed(buf, limits)
@@ -174,14 +186,50 @@ impl Message {
                     .map_or(&b"/"[..], |p| back(orig, copy, p.as_bytes())),
                 Version::http1(req.version.unwrap_or(1)),
             );
-            for h in req.headers.iter() {
+            self.append_fields(req.headers, copy, orig, len);
+            Ok(Some(len))
+        })
+    }
+
+    /// Appends the parsed `fields` (slices of `copy`, a head of `len` bytes) with their bytes
+    /// from `orig` (the same places): the field lines copied in one piece.
+    fn append_fields(
+        &mut self,
+        fields: &[httparse::Header<'_>],
+        copy: &[u8],
+        orig: &[u8],
+        len: usize,
+    ) {
+        let Some(first) = fields.first() else {
+            return;
+        };
+        let at = |part: &[u8]| (part.as_ptr() as usize).saturating_sub(copy.as_ptr() as usize);
+        let from = at(first.name.as_bytes());
+        let Some(lines) = orig.get(from..len) else {
+            // (not reached: the fields are in the head)
+            for h in fields {
                 self.append(
                     back(orig, copy, h.name.as_bytes()),
                     back(orig, copy, h.value),
                 );
             }
-            Ok(Some(len))
-        })
+            return;
+        };
+        // (clamped: a slice httparse did not take from the head would read as empty)
+        let span = |part: &[u8]| {
+            let start = at(part).saturating_sub(from).min(lines.len());
+            (start as u32, (start + part.len()).min(lines.len()) as u32)
+        };
+        let mut names = 0;
+        let places: Vec<[u32; 4]> = fields
+            .iter()
+            .map(|h| {
+                names |= super::message::name_bit(h.name.as_bytes());
+                let (n, v) = (span(h.name.as_bytes()), span(h.value));
+                [n.0, n.1, v.0, v.1]
+            })
+            .collect();
+        self.append_lines(lines, &places, names);
     }
 
     /// Parses an HTTP/1 response head; as `parse_request`.
@@ -191,6 +239,18 @@ impl Message {
 
     /// [`Message::parse_response`] within `limits`; as [`Message::parse_request_with`].
     pub fn parse_response_with(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        match super::h1_fast::response(self, buf, limits.max_headers) {
+            Some(n) => Ok(Some(n)),
+            None => self.parse_response_slow(buf, limits),
+        }
+    }
+
+    /// [`Message::parse_response_with`] by httparse alone, for what `h1_fast` leaves.
+    pub(super) fn parse_response_slow(
         &mut self,
         buf: &[u8],
         limits: &Limits,
@@ -228,12 +288,7 @@ impl Message {
                 res.reason.unwrap_or("").as_bytes(),
                 Version::http1(res.version.unwrap_or(1)),
             );
-            for h in res.headers.iter() {
-                self.append(
-                    back(orig, copy, h.name.as_bytes()),
-                    back(orig, copy, h.value),
-                );
-            }
+            self.append_fields(res.headers, copy, orig, len);
             Ok(Some(len))
         })
     }

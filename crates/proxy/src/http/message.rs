@@ -114,7 +114,7 @@ pub struct Message {
 
 /// A name's bit in [`Message`]'s summary of its names: from its length, last and middle
 /// bytes (names often share a prefix, `X-`), case-insensitive, mixed by a Fibonacci hash.
-fn name_bit(name: &[u8]) -> u64 {
+pub fn name_bit(name: &[u8]) -> u64 {
     let Some(&last) = name.last() else { return 1 };
     // `| 0x20`: a letter's two cases alike (what it does to other bytes, it does to both
     // spellings of a name)
@@ -429,6 +429,28 @@ impl Message {
         self.fields.push(Field { name, value });
     }
 
+    /// Appends the fields of a parsed head stored as they came: `lines` (the head's field
+    /// lines, as received) copied into the arena in one piece, each field given as where its
+    /// name and value are in `lines` (`[name start, name end, value start, value end]`), and
+    /// `names` the [`name_bit`]s of their names. A field received as `name: value\r\n` is
+    /// then written out in the same copy as its neighbours ([`Message::write_lines`]); one copy
+    /// per head instead of four per field.
+    pub fn append_lines(&mut self, lines: &[u8], places: &[[u32; 4]], names: u64) {
+        let base = self.arena.len() as u32;
+        self.arena.extend_from_slice(lines);
+        self.names |= names;
+        self.fields.extend(places.iter().map(|p| Field {
+            name: R {
+                start: base + p[0],
+                end: base + p[1],
+            },
+            value: R {
+                start: base + p[2],
+                end: base + p[3],
+            },
+        }));
+    }
+
     /// Where field `f` is stored as an HTTP/1 head line, `name: value\r\n` (a field as it was
     /// appended; one whose value was set since is not): the arena's range.
     #[inline(always)]
@@ -514,7 +536,8 @@ impl Message {
     }
 }
 
-type Span = (usize, usize);
+/// A byte range, `(start, end)`.
+pub type Span = (usize, usize);
 
 /// `a.eq_ignore_ascii_case(b)` eight bytes at a time (std's is a step per byte): a call,
 /// for the few fields that need it (a `Connection` field's tokens, a hop-by-hop name).

@@ -17,6 +17,7 @@ pub mod error_reply;
 pub mod errors;
 pub mod h1;
 pub mod h1_case;
+mod h1_fast;
 pub mod h1_relax;
 pub mod h2;
 pub mod hdr_names;

@@ -85,6 +85,8 @@ impl<C: ClientStream> Session<C> {
                 let ready = self.client.ready();
                 let stop = self.stop.changed();
                 tokio::select! {
+                    // (in order: no random pick per poll, ~50 instructions)
+                    biased;
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
                     _ = self.alarm.until(park_at.or(deadline)) => return Err(if park_at.is_some() {
@@ -120,6 +122,8 @@ impl<C: ClientStream> Session<C> {
                 let read = self.client.read_buf(&mut self.bufs.cbuf);
                 let stop = self.stop.changed();
                 tokio::select! {
+                    // (in order: no random pick per poll, ~50 instructions)
+                    biased;
                     r = read => match r {
                         Ok(0) | Err(_) if first => return Err(HeadError::Aborted(Received::Nothing)),
                         Ok(0) | Err(_) => return Err(HeadError::Idle),
@@ -134,6 +138,8 @@ impl<C: ClientStream> Session<C> {
             }
             let read = body::read_some(&mut self.client, &mut self.bufs.cbuf, bufsize, None);
             tokio::select! {
+                // (in order: no random pick per poll, ~50 instructions)
+                biased;
                 r = read => match r {
                     Ok(0) | Err(_) => return Err(HeadError::Aborted(Received::Part)),
                     Ok(_) => {}

@@ -122,9 +122,13 @@ impl<C: ClientStream> Session<C> {
                 }
             }
         }
-        body::write_all(&mut self.client, &self.bufs.out[sent..], t)
-            .await
-            .is_ok()
+        match write_at_once(self.client.plain_tcp(), &self.bufs.out[sent..]) {
+            Ok(n) if sent + n == self.bufs.out.len() => true,
+            Ok(n) => body::write_all(&mut self.client, &self.bufs.out[sent + n..], t)
+                .await
+                .is_ok(),
+            Err(()) => false,
+        }
     }
 
     /// Which part of an answer to this request goes out: its head only for HEAD.
@@ -173,4 +177,17 @@ impl<C: ClientStream> Session<C> {
 /// (`option h1-case-adjust-bogus-client`).
 pub(super) fn client_case(fe: &crate::state::Frontend) -> Option<&crate::http::h1_case::CaseMap> {
     fe.options.h1.case_adjust_client.then_some(&fe.h1_case)
+}
+
+/// How many bytes of `data` a plain TCP socket (`tcp`) takes at once: the `send` a
+/// `write_all` future would make, without the future, its flush and their polls (~250
+/// instructions a head). 0 for another stream or a socket that would block (the caller's
+/// `write_all` waits); `Err` when the socket failed.
+pub(super) fn write_at_once(tcp: Option<&tokio::net::TcpStream>, data: &[u8]) -> Result<usize, ()> {
+    let Some(s) = tcp else { return Ok(0) };
+    match s.try_write(data) {
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        Err(_) => Err(()),
+    }
 }

@@ -45,9 +45,14 @@ impl<C: ClientStream> Session<C> {
         };
         // With the other sessions' sends of this turn (runtime_turn.rs).
         crate::runtime_turn::after_ready_tasks().await;
-        let mut ok = body::write_all(&mut *server, &self.bufs.out, srv_timeout)
-            .await
-            .is_ok();
+        let out = &self.bufs.out;
+        let mut ok = match super::super::respond::write_at_once(server.plain_tcp(), out) {
+            Ok(n) if n == out.len() => true,
+            Ok(n) => body::write_all(&mut *server, &out[n..], srv_timeout)
+                .await
+                .is_ok(),
+            Err(()) => false,
+        };
         if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
             match self.send_body(x, rec, server).await {
                 Ok(()) => body_sent = Sent::Done,
