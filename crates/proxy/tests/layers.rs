@@ -298,6 +298,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // An HTTP/2 connection's answers written by batch (a test: uses http::h2).
     ("HTTP/2 write batches", &["http::h2::batch_tests"]),
     ("accepting connections", &["listener", "listener::connection"]),
+    // Clients waiting in the backlog accepted in one turn (a test: uses listener).
+    ("accept batches", &["listener::accept_tests"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
     // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).
