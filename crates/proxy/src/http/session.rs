@@ -348,8 +348,10 @@ impl<C> Session<C> {
 /// into its connection's set) holds it once, where an `async fn` would keep its arguments
 /// and the edge beside the session made of them (`h2::size_tests`). `(accept, t0)`: when
 /// the stream was accepted (one clock reading for the streams its connection accepts
-/// together: `http::h2::Clock`).
+/// together: `http::h2::Clock`). Inlined where the future is put in its box (made there:
+/// `http::h2::streams::Streams::push`).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn serve_h2(
     fe: Arc<Frontend>,
     stream: http::Request<h2::RecvStream>,

@@ -255,22 +255,20 @@ async fn serve_io<T>(
                     if transaction::refused(&req, &mut respond) {
                         continue;
                     }
-                    // The stream's future is made in its box.
+                    // The stream's future is made in its box (`Streams::push`).
                     let accepted = clock.now();
-                    streams.push_with(|| {
-                        transaction::serve(
-                            fe.clone(),
-                            req,
-                            respond,
-                            peer,
-                            local,
-                            stop.clone(),
-                            track.clone(),
-                            tls.clone(),
-                            deadlines.clone(),
-                            accepted,
-                        )
-                    });
+                    streams.push(transaction::serve(
+                        fe.clone(),
+                        req,
+                        respond,
+                        peer,
+                        local,
+                        stop.clone(),
+                        track.clone(),
+                        tls.clone(),
+                        deadlines.clone(),
+                        accepted,
+                    ));
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");
