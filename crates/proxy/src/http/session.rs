@@ -537,7 +537,7 @@ impl<C: ClientStream> Session<C> {
         let rec = Rec {
             accept,
             t0,
-            tr: Some(t0.elapsed()),
+            tr: Some(self.alarm.now().saturating_duration_since(t0)),
             tw: None,
             tc: None,
             trs: None,
@@ -582,8 +582,8 @@ impl<C: ClientStream> Session<C> {
     /// A request's end: its counters, tracking and log line.
     fn finish(&mut self, rec: &Rec, next: Next) {
         // One clock reading for the end of the answer: the request's total time and the
-        // start of the keep-alive wait.
-        let end = Instant::now();
+        // start of the keep-alive wait (an HTTP/2 stream's: its connection's for this turn).
+        let end = self.alarm.now();
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.
