@@ -18,6 +18,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "error",
             "clock",
+            // An HTTP/2 connection's clock for its task's turn (std only).
+            "http::h2::turn",
             "net",
             "counters",
             "stream",

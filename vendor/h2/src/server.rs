@@ -1278,6 +1278,21 @@ impl<B: Buf> SendResponse<B> {
             .map_err(Into::into)
     }
 
+    /// fulcrum patch 13: [`SendResponse::send_response`] taking the handle: its stream
+    /// reference becomes the returned [`SendStream`]'s, instead of a second reference being
+    /// made (and both later dropped, each under the connection's streams lock). On error the
+    /// handle is given back with the error.
+    pub fn send_response_owned(
+        mut self,
+        response: Response<()>,
+        end_of_stream: bool,
+    ) -> Result<SendStream<B>, (Self, crate::Error)> {
+        match self.inner.send_response(response, end_of_stream) {
+            Ok(()) => Ok(SendStream::new(self.inner)),
+            Err(e) => Err((self, e.into())),
+        }
+    }
+
     /// Push a request and response to the client
     ///
     /// On success, a [`SendResponse`] instance is returned.

@@ -348,8 +348,10 @@ impl<C> Session<C> {
 /// into its connection's set) holds it once, where an `async fn` would keep its arguments
 /// and the edge beside the session made of them (`h2::size_tests`). `(accept, t0)`: when
 /// the stream was accepted (one clock reading for the streams its connection accepts
-/// together: `http::h2::Clock`).
+/// together: `http::h2::Clock`). Inlined where the future is put in its box (made there:
+/// `http::h2::streams::Streams::push`).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn serve_h2(
     fe: Arc<Frontend>,
     stream: http::Request<h2::RecvStream>,
@@ -535,7 +537,7 @@ impl<C: ClientStream> Session<C> {
         let rec = Rec {
             accept,
             t0,
-            tr: Some(t0.elapsed()),
+            tr: Some(self.alarm.now().saturating_duration_since(t0)),
             tw: None,
             tc: None,
             trs: None,
@@ -580,8 +582,8 @@ impl<C: ClientStream> Session<C> {
     /// A request's end: its counters, tracking and log line.
     fn finish(&mut self, rec: &Rec, next: Next) {
         // One clock reading for the end of the answer: the request's total time and the
-        // start of the keep-alive wait.
-        let end = Instant::now();
+        // start of the keep-alive wait (an HTTP/2 stream's: its connection's for this turn).
+        let end = self.alarm.now();
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.

@@ -116,12 +116,17 @@ impl Headers {
         Headers {
             stream_id,
             stream_dep: None,
-            header_block: Box::new(HeaderBlock {
-                field_size: calculate_headermap_size(&fields),
-                fields,
-                is_over_size: false,
-                pseudo,
-            }),
+            // fulcrum: allocated first, then made in place (`Box::new` makes the block on
+            // the stack and copies it into the allocation).
+            header_block: Box::write(
+                Box::new_uninit(),
+                HeaderBlock {
+                    field_size: calculate_headermap_size(&fields),
+                    fields,
+                    is_over_size: false,
+                    pseudo,
+                },
+            ),
             flags: HeadersFlag::default(),
         }
     }
@@ -198,12 +203,16 @@ impl Headers {
         let headers = Headers {
             stream_id: head.stream_id(),
             stream_dep,
-            header_block: Box::new(HeaderBlock {
-                fields: HeaderMap::with_capacity(capacity),
-                field_size: 0,
-                is_over_size: false,
-                pseudo: Pseudo::default(),
-            }),
+            // fulcrum: allocated first, then made in place (as in `Headers::new`).
+            header_block: Box::write(
+                Box::new_uninit(),
+                HeaderBlock {
+                    fields: HeaderMap::with_capacity(capacity),
+                    field_size: 0,
+                    is_over_size: false,
+                    pseudo: Pseudo::default(),
+                },
+            ),
             flags,
         };
 

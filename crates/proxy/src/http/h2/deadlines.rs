@@ -7,6 +7,8 @@
 //! and given back under an uncontended lock. As HAProxy requeues a task's expiry lazily, the
 //! timer is only moved when it fires (then to the earliest deadline left) or when a deadline
 //! earlier than it comes; a deadline whose wait ended is forgotten at the next firing.
+//! The streams read the time through it too: the connection's reading for its task's turn
+//! ([`Deadlines::now`], `turn`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,7 +18,11 @@ use tokio::time::{Instant, Sleep};
 
 /// One connection's list of deadlines; shared (an `Arc`) by the connection and its streams.
 #[derive(Default)]
-pub struct Deadlines(Mutex<List>);
+pub struct Deadlines {
+    list: Mutex<List>,
+    /// The connection's clock for its task's turn.
+    turn: super::turn::TurnClock,
+}
 
 #[derive(Default)]
 struct List {
@@ -41,7 +47,17 @@ struct Slot {
 
 impl Deadlines {
     fn list(&self) -> MutexGuard<'_, List> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The time for a stream: the connection's reading for this turn of its task.
+    pub fn now(&self) -> std::time::Instant {
+        self.turn.now()
+    }
+
+    /// The connection's task begins a turn: the next [`Deadlines::now`] reads the clock.
+    pub fn next_turn(&self) {
+        self.turn.next_turn()
     }
 
     /// Resolves at `at` (a stream's wait: cancel-safe, dropping it forgets the deadline).

@@ -26,6 +26,7 @@ pub mod frames;
 pub mod maps;
 pub mod streams;
 pub mod transaction;
+pub mod turn;
 pub mod upstream;
 pub mod values;
 
@@ -230,6 +231,9 @@ async fn serve_io<T>(
         tokio::select! {
             biased;
             next = std::future::poll_fn(|cx| {
+                // Polled first in every turn of the task: the streams that run in this turn
+                // share one reading of the clock (`turn`).
+                deadlines.next_turn();
                 if std::mem::take(&mut streams_first) {
                     // The connection is polled on the next turn (its wake-up was this one).
                     cx.waker().wake_by_ref();
@@ -255,22 +259,20 @@ async fn serve_io<T>(
                     if transaction::refused(&req, &mut respond) {
                         continue;
                     }
-                    // The stream's future is made in its box.
+                    // The stream's future is made in its box (`Streams::push`).
                     let accepted = clock.now();
-                    streams.push_with(|| {
-                        transaction::serve(
-                            fe.clone(),
-                            req,
-                            respond,
-                            peer,
-                            local,
-                            stop.clone(),
-                            track.clone(),
-                            tls.clone(),
-                            deadlines.clone(),
-                            accepted,
-                        )
-                    });
+                    streams.push(transaction::serve(
+                        fe.clone(),
+                        req,
+                        respond,
+                        peer,
+                        local,
+                        stop.clone(),
+                        track.clone(),
+                        tls.clone(),
+                        deadlines.clone(),
+                        accepted,
+                    ));
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");
@@ -298,7 +300,13 @@ async fn serve_io<T>(
     }
     // Streams still running when the connection ended lose their client; they finish (and
     // log) on their own.
+    let turn = std::future::poll_fn(|_| {
+        deadlines.next_turn();
+        std::task::Poll::<()>::Pending
+    });
     tokio::select! {
+        biased;
+        () = turn => {}
         () = streams.finish() => {}
         () = deadlines.run(timer.as_mut()) => {}
     }

@@ -34,8 +34,10 @@ pub fn refused<B>(req: &http::Request<B>, respond: &mut SendResponse<Bytes>) -> 
 
 /// One stream to serve to completion (not [`refused`]). Made without an `async fn`: the
 /// future holds the stream's session once, not the arguments beside a copy of them
-/// (`http::session::serve_h2`).
+/// (`http::session::serve_h2`). Inlined where the future is put in its box
+/// (`streams::Streams::push`).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn serve(
     fe: Arc<Frontend>,
     req: http::Request<RecvStream>,

@@ -60,6 +60,15 @@ impl Alarm {
         }
     }
 
+    /// The time now; an HTTP/2 stream's is its connection's reading for this turn of its
+    /// task (`h2::turn`), shared by the streams that run in it.
+    pub(super) fn now(&self) -> std::time::Instant {
+        match self {
+            Alarm::Own(_) => std::time::Instant::now(),
+            Alarm::Conn(list) => list.now(),
+        }
+    }
+
     /// Resolves `after` from its first poll (never when `None`): the clock is read only when
     /// the wait it bounds did not end at once.
     pub(super) async fn after(&mut self, after: Option<Duration>) {
