@@ -115,6 +115,7 @@ fn main() -> ExitCode {
     if privileges::reader_main() {
         return ExitCode::SUCCESS;
     }
+    fulcrum_proxy::trim::before_trim(alloc_cache::give_back);
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match cmd::compat::personality(&args) {
         cmd::compat::Personality::Haproxy(rest) => return cmd::compat::haproxy::main(&rest),

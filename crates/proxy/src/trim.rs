@@ -38,6 +38,15 @@ static TRIMMED_AT: AtomicU64 = AtomicU64::new(0);
 /// When the last trim ran (ms since `epoch`), or when the first tick came.
 static LAST: AtomicU64 = AtomicU64::new(0);
 
+/// Gives back what the process's allocator keeps of freed memory, run before each trim (the
+/// binary's allocator registers it: a kept block would hold its page in).
+static GIVE_BACK: OnceLock<fn()> = OnceLock::new();
+
+/// Registers `f` to run before each trim (once; later calls change nothing).
+pub fn before_trim(f: fn()) {
+    let _ = GIVE_BACK.set(f);
+}
+
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
@@ -88,6 +97,9 @@ pub fn tick(now: Instant) {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn release() {
+    if let Some(give_back) = GIVE_BACK.get() {
+        give_back();
+    }
     // SAFETY: `malloc_trim` takes no pointer and may be called from any thread at any time
     // (it locks each arena as it walks it).
     unsafe {
@@ -97,7 +109,11 @@ fn release() {
 
 /// Other allocators give memory back on their own.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release() {}
+fn release() {
+    if let Some(give_back) = GIVE_BACK.get() {
+        give_back();
+    }
+}
 
 #[cfg(test)]
 mod tests {
