@@ -449,7 +449,7 @@ impl<C: ClientStream> Session<C> {
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.
-            let head_len = match self.read_head(turn, &mut arrived).await {
+            let head_len = match self.read_head(turn, now, &mut arrived).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return End::Done,
                 Err(HeadError::Aborted(got)) => {
