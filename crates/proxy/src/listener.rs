@@ -564,18 +564,16 @@ fn spawn_session<C: ClientStream>(
             track,
             handshake,
         } = o;
-        let session = async move {
-            if h2.is_some() || alpn_h2 {
-                let tune = h2.unwrap_or(fe.tune_h2);
-                Box::pin(crate::http::h2::serve(
-                    fe, sock, peer, local, stop, tune, track,
-                ))
-                .await
-            } else {
-                crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
-            }
-        };
-        crate::logline::HANDSHAKE.scope(handshake, session).await
+        if h2.is_some() || alpn_h2 {
+            let tune = h2.unwrap_or(fe.tune_h2);
+            Box::pin(crate::http::h2::serve(
+                fe, sock, peer, local, stop, tune, track,
+            ))
+            .await
+        } else {
+            let addrs = (peer, local);
+            crate::http::session::serve(fe, sock, addrs, handshake, stop, track, keep).await
+        }
     });
     crate::end::spawn(end, Box::into_pin(task));
 }
@@ -618,7 +616,7 @@ fn tcp_task<C: ClientStream>(
             track,
             handshake,
         } = o;
-        let tcp = crate::tcp::serve(fe.clone(), sock, peer, local, track.clone());
+        let tcp = crate::tcp::serve(fe.clone(), sock, (peer, local), handshake, track.clone());
         // A stream made HTTP goes on as an HTTP session (boxed: rare, and larger).
         let session = tcp.then(move |up| async move {
             match up {
@@ -632,7 +630,7 @@ fn tcp_task<C: ClientStream>(
                 None => {}
             }
         });
-        Either::Right(crate::logline::HANDSHAKE.scope(handshake, session))
+        Either::Right(session)
     })
 }
 
@@ -741,8 +739,9 @@ mod tests {
             tcp_task(fe, sock, (any, any), stop, keep, how, None)
         });
         let open = returned(&|(fe, sock, _, _, how): Args| open(fe, sock, (any, any), how, None));
-        let serve =
-            returned(&|(fe, sock, _, _, _): Args| crate::tcp::serve(fe, sock, any, any, None));
+        let serve = returned(&|(fe, sock, _, _, _): Args| {
+            crate::tcp::serve(fe, sock, (any, any), Duration::ZERO, None)
+        });
         eprintln!("TCP task {task} bytes: open {open}, session {serve}");
         // Measured (debug build, as tests run): 1944 (open 1288, session 1816); 5696 before
         // the session boxed its phases before the exchange, its tunnel lent its directions

@@ -12,17 +12,6 @@ use fulcrum_config::model::Mode;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-tokio::task_local! {
-    /// `%Th` of the connection a session's task serves: its PROXY header and TLS handshake,
-    /// from the accept to the session (set by the listener around the session).
-    pub static HANDSHAKE: Duration;
-}
-
-/// The current session task's `%Th` (zero outside one).
-pub fn handshake() -> Duration {
-    HANDSHAKE.try_with(|d| *d).unwrap_or_default()
-}
-
 /// What a request waited for before its first byte: the connection's handshakes (`%Th`,
 /// first request only) and the idle time (`%Ti`).
 #[derive(Debug, Clone, Copy, Default)]

@@ -50,15 +50,20 @@ pub const PARK_AFTER: Duration = Duration::from_millis(100);
 /// `PARK_AFTER`) keeps one armed no further away, so a busy connection's idle wait (armed and
 /// dropped per request) costs no wake. Measured on small keep-alive requests: an exact
 /// deadline per wait cost 0.69 `write(2)` per request, the grid alone 0.46.
+///
+/// In u64 nanoseconds (584 years), not `Instant` and `u128` arithmetic: called per request.
 pub fn park_at(now: Instant) -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    const STEP: u64 = PARK_AFTER.as_nanos() as u64;
     let epoch = *EPOCH.get_or_init(|| now);
-    let step = PARK_AFTER.as_nanos();
-    let due = (now + delay::wait())
-        .saturating_duration_since(epoch)
-        .as_nanos();
-    let slots = due.div_ceil(step);
-    epoch + Duration::from_nanos((slots * step).min(u128::from(u64::MAX)) as u64)
+    let ns = |d: Duration| {
+        d.as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()))
+    };
+    // (the wait is a whole number of steps)
+    let slots = ns(now.saturating_duration_since(epoch)).div_ceil(STEP) + u64::from(delay::steps());
+    epoch + Duration::from_nanos(slots.saturating_mul(STEP))
 }
 
 /// An idle connection's state while parked (kept by value in its lot's slots).

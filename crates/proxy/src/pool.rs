@@ -35,7 +35,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Idle connections kept per server and thread at most. HAProxy's `pool-max-conn` is unlimited
 /// by default (bounded by `tune.pool-high-fd-ratio`, 25% of the fd limit): HTTP/2 clients with
@@ -46,11 +46,15 @@ const MAX_IDLE_PER_SERVER: usize = 4096;
 
 /// How long an idle server connection is kept.
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);
+/// [`PURGE_DELAY`] in nanoseconds of `clock::monotonic_ns`.
+const PURGE_NS: u64 = PURGE_DELAY.as_nanos() as u64;
 
 /// An idle connection and what it has done.
 struct Idle {
     conn: ServerConn,
-    since: Instant,
+    /// When it was offered (`clock::monotonic_ns`: read twice per request, without
+    /// `Instant`'s checked arithmetic).
+    since: u64,
     /// Requests it has carried.
     uses: u32,
 }
@@ -71,8 +75,8 @@ struct PerServer {
 #[derive(Default)]
 struct Pool {
     servers: HashMap<u64, PerServer, ById>,
-    /// When the needs were last decayed.
-    decayed: Option<Instant>,
+    /// When the needs were last decayed (`clock::monotonic_ns`).
+    decayed: Option<u64>,
 }
 
 /// Hashes a server id (unique numbers given out in order) with one multiplication: the pool
@@ -144,11 +148,11 @@ pub fn take_with(id: u64, want: Want) -> Option<(ServerConn, u32)> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let e = p.servers.get_mut(&id)?;
-        let now = Instant::now();
+        let now = crate::clock::monotonic_ns();
         let mut i = e.idle.len();
         while i > 0 {
             i -= 1;
-            if now.duration_since(e.idle[i].since) >= PURGE_DELAY {
+            if now.saturating_sub(e.idle[i].since) >= PURGE_NS {
                 // This one and those before it are older still.
                 e.idle.drain(..=i);
                 e.gone(i + 1);
@@ -192,7 +196,7 @@ pub fn offer(server: &Arc<ServerRt>, s: ServerConn, uses: u32, in_use: u32) -> b
             server.idle.fetch_add(1, Ordering::Relaxed);
             e.idle.push(Idle {
                 conn: s,
-                since: Instant::now(),
+                since: crate::clock::monotonic_ns(),
                 uses,
             });
         }
@@ -207,11 +211,16 @@ pub fn retain(keep: &dyn Fn(u64) -> bool) {
 
 /// Closes this thread's connections idle for [`PURGE_DELAY`] or more (run periodically by each
 /// worker), and once per period lets each server's estimated need decay towards what it used.
-pub fn purge(now: Instant) {
+pub fn purge() {
+    purge_at(crate::clock::monotonic_ns());
+}
+
+/// [`purge`] at `now` (`clock::monotonic_ns`).
+fn purge_at(now: u64) {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let decay = match p.decayed {
-            Some(t) => now.duration_since(t) >= PURGE_DELAY,
+            Some(t) => now.saturating_sub(t) >= PURGE_NS,
             None => true,
         };
         if decay {
@@ -222,7 +231,7 @@ pub fn purge(now: Instant) {
             let expired = e
                 .idle
                 .iter()
-                .take_while(|i| now.duration_since(i.since) >= PURGE_DELAY)
+                .take_while(|i| now.saturating_sub(i.since) >= PURGE_NS)
                 .count();
             e.idle.drain(..expired);
             e.gone(expired);
@@ -342,12 +351,12 @@ mod tests {
             }
             assert_eq!(kept, 3);
             // The need decays once the load is gone: after two periods it is 1 again.
-            let now = Instant::now();
-            purge(now);
-            purge(now + PURGE_DELAY / 2);
+            let now = crate::clock::monotonic_ns();
+            purge_at(now);
+            purge_at(now + PURGE_NS / 2);
             let e = POOL.with(|p| p.borrow().servers[&s8.id].est_need);
             assert_eq!(e, 3, "one decay per period");
-            purge(now + PURGE_DELAY + Duration::from_millis(1));
+            purge_at(now + PURGE_NS + 1_000_000);
             // All idle ones expired by now; the need halved (3 + 0) / 2 = 1.
             let e = POOL.with(|p| p.borrow().servers.get(&s8.id).map(|e| e.est_need));
             assert_eq!(e, Some(1));

@@ -153,7 +153,7 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                                     crate::lazy_timer::tick(at);
                                 }
                                 let now = std::time::Instant::now();
-                                crate::pool::purge(now);
+                                crate::pool::purge();
                                 // Transaction buffers unused lately, then free pages, back
                                 // to the system after a burst went idle.
                                 crate::http::bufs::decay();

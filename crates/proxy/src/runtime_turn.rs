@@ -16,7 +16,7 @@
 //! woken, and on this thread only) runs the turn task; anywhere else (tests, the shared
 //! layout) [`after_ready_tasks`] is ready at once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -29,12 +29,19 @@ struct Turn {
     queued: bool,
     /// Sessions waiting for the end of this turn.
     waiting: Vec<Waker>,
-    /// Turns ended so far: a waiting session is done once this moved past its own.
-    ended: u64,
 }
 
 thread_local! {
-    static TURN: RefCell<Turn> = RefCell::new(Turn::default());
+    static TURN: RefCell<Turn> = const {
+        RefCell::new(Turn {
+            task: None,
+            queued: false,
+            waiting: Vec::new(),
+        })
+    };
+    /// Turns ended so far: a waiting session is done once this moved past its own. Apart
+    /// from [`TURN`]: a woken session reads only it (no borrow, no lazy initialisation).
+    static ENDED: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Waits until the tasks this worker had ready when called have run (at once where no turn
@@ -53,32 +60,28 @@ impl Future for AfterReadyTasks {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let wake_turn = TURN.with(|t| {
-            let mut t = t.borrow_mut();
-            match self.turn {
-                Some(n) if t.ended != n => return Err(()),
+        if let Some(n) = self.turn {
+            return if ENDED.get() != n {
+                Poll::Ready(())
+            } else {
                 // Polled again in the same turn: registered already.
-                Some(_) => return Ok(None),
-                None => {}
-            }
-            let task = t.task.clone().ok_or(())?;
-            self.turn = Some(t.ended);
-            t.waiting.push(cx.waker().clone());
-            if t.queued {
-                return Ok(None);
+                Poll::Pending
+            };
+        }
+        TURN.with(|t| {
+            let mut t = t.borrow_mut();
+            let Some(task) = &t.task else {
+                return Poll::Ready(());
+            };
+            // (queues the turn task: nothing runs until this poll returns)
+            if !t.queued {
+                task.wake_by_ref();
             }
             t.queued = true;
-            Ok(Some(task))
-        });
-        match wake_turn {
-            Err(()) => Poll::Ready(()),
-            Ok(task) => {
-                if let Some(task) = task {
-                    task.wake();
-                }
-                Poll::Pending
-            }
-        }
+            t.waiting.push(cx.waker().clone());
+            self.turn = Some(ENDED.get());
+            Poll::Pending
+        })
     }
 }
 
@@ -94,7 +97,7 @@ pub async fn run() {
                 t.task = Some(cx.waker().clone());
             }
             t.queued = false;
-            t.ended += 1;
+            ENDED.set(ENDED.get() + 1);
             std::mem::swap(&mut t.waiting, &mut woken);
         });
         for w in woken.drain(..) {
@@ -114,7 +117,7 @@ impl Drop for Gone {
             let mut t = t.borrow_mut();
             t.task = None;
             t.queued = false;
-            t.ended += 1;
+            ENDED.set(ENDED.get() + 1);
             std::mem::take(&mut t.waiting)
         });
         for w in waiting {

@@ -38,6 +38,8 @@ pub struct Upgrade<C> {
     pub counted: SessionGuard,
     /// The accept: the first request's `timeout http-request` and log clock run from here.
     pub accepted: tokio::time::Instant,
+    /// `%Th`: the PROXY header and TLS handshake before the session.
+    pub handshake: std::time::Duration,
     /// What the frontend's content rules left for the first request.
     pub inspected: Inspected,
     /// `switch-mode http proto h2`: the connection speaks HTTP/2 with prior knowledge

@@ -68,14 +68,17 @@ fn rejected(backend: Option<&Backend>, inspected: u64) -> Done<'_> {
 pub fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
     client: C,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
+    handshake: std::time::Duration,
     track: Option<Arc<crate::track::Tracking>>,
 ) -> impl std::future::Future<Output = Option<Upgrade<C>>> {
     // Boxed here, not in the block: an `async fn`'s arguments stay in its future for as long
     // as it lives; the block holds the box's pointer. Built in place: `Box::pin(future)`
     // makes the future (~4.4 KB) on the stack and then copies all of it into the box.
-    let setup = Box::write(Box::new_uninit(), setup(fe, client, peer, local, track));
+    let setup = Box::write(
+        Box::new_uninit(),
+        setup(fe, client, (peer, local), handshake, track),
+    );
     let setup = Box::into_pin(setup);
     async move {
         // Bound before its await: a `match` on the boxed call would keep the `Step`
@@ -104,13 +107,13 @@ enum Step<C> {
 async fn setup<C: ClientStream>(
     fe: Arc<Frontend>,
     mut client: C,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
+    handshake: std::time::Duration,
     track: Option<Arc<crate::track::Tracking>>,
 ) -> Step<C> {
     let counted = crate::counters::SessionGuard::start(&fe.counters);
     let tls = client.tls().cloned();
-    let ses = Session::new(fe, (peer, local), tls, track);
+    let ses = Session::new(fe, (peer, local), handshake, tls, track);
     let fe = &ses.fe;
     let track = &ses.track;
     let moved = &ses.moved;
@@ -185,6 +188,7 @@ async fn setup<C: ClientStream>(
         addrs: moved.get(peer, local),
         counted,
         accepted: ses.accepted.into(),
+        handshake: ses.handshake,
         inspected: crate::switch_mode::Inspected {
             captures,
             priority: moved.priority(),

@@ -227,6 +227,9 @@ pub struct Session<C> {
     stop: watch::Receiver<bool>,
     /// When the connection was accepted: the first request's `timeout http-request` runs from here.
     started: tokio::time::Instant,
+    /// `%Th` of the first request: the connection's PROXY header and TLS handshake, from the
+    /// accept to the session (the listener's).
+    handshake: std::time::Duration,
     /// A resumed connection (`park`): when its wait for the next request began.
     wait_from: Option<tokio::time::Instant>,
     /// Requests served on this connection so far.
@@ -250,8 +253,8 @@ pub struct Session<C> {
 pub async fn serve<C: ClientStream, K: Send + 'static>(
     fe: Arc<Frontend>,
     client: C,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
+    handshake: std::time::Duration,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
     keep: K,
@@ -279,6 +282,7 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
     }
     // (the set the first bytes were read into, or a shell: the first read takes one)
     let bufs = read.unwrap_or_else(bufs::shell);
+    let started = (started, handshake);
     let s = Session::fresh(fe, client, (peer, local), stop, track, started, bufs);
     idle::live(s, counted, keep).await;
 }
@@ -298,7 +302,7 @@ pub async fn serve_upgraded<C: ClientStream, K: Send + 'static>(
         up.addrs,
         stop,
         track,
-        up.accepted,
+        (up.accepted, up.handshake),
         bufs::shell(),
     );
     s.switched = Some(Box::new(up.inspected));
@@ -318,7 +322,7 @@ impl<C> Session<C> {
         (peer, local): (SocketAddr, SocketAddr),
         stop: watch::Receiver<bool>,
         track: Option<Arc<Tracking>>,
-        started: tokio::time::Instant,
+        (started, handshake): (tokio::time::Instant, std::time::Duration),
         bufs: Box<Bufs>,
     ) -> Box<Session<C>> {
         Box::new(Session {
@@ -330,6 +334,7 @@ impl<C> Session<C> {
             attached: None,
             stop,
             started,
+            handshake,
             wait_from: None,
             served: 0,
             track,
@@ -376,6 +381,8 @@ pub fn serve_h2(
         attached: None,
         stop,
         started: tokio::time::Instant::from_std(t0),
+        // (read by a connection's first request only: a stream's are `Turn::Later`)
+        handshake: std::time::Duration::ZERO,
         wait_from: None,
         served: 0,
         track,
@@ -442,7 +449,7 @@ impl<C: ClientStream> Session<C> {
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.
-            let head_len = match self.read_head(turn, &mut arrived).await {
+            let head_len = match self.read_head(turn, now, &mut arrived).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return End::Done,
                 Err(HeadError::Aborted(got)) => {

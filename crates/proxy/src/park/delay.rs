@@ -29,8 +29,14 @@ thread_local! {
 }
 
 /// The wait before a quiet connection of this thread parks.
-pub fn wait() -> Duration {
-    PARK_AFTER * STATE.with(|s| s.get().steps)
+#[cfg(test)]
+fn wait() -> Duration {
+    PARK_AFTER * steps()
+}
+
+/// The wait before a quiet connection of this thread parks, in [`PARK_AFTER`]s.
+pub fn steps() -> u32 {
+    STATE.with(|s| s.get().steps)
 }
 
 /// A parked connection left this thread's lot after `stay`: resumed (bytes or a close came)

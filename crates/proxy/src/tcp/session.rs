@@ -39,11 +39,11 @@ impl Session {
     pub fn new(
         fe: Arc<Frontend>,
         addrs: (SocketAddr, SocketAddr),
+        handshake: Duration,
         tls: Option<Arc<crate::stream::TlsInfo>>,
         track: Option<Arc<crate::track::Tracking>>,
     ) -> Session {
         let accepted = Instant::now();
-        let handshake = crate::logline::handshake();
         let accept_wall = SystemTime::now()
             .checked_sub(handshake)
             .unwrap_or_else(SystemTime::now);

@@ -26,9 +26,9 @@ fn established_tcp_session_future_is_small() {
         .config;
         let g = crate::state::build(&cfg, None).expect("build");
         let fe = g.frontends["f"].clone();
-        let serve = std::mem::size_of_val(&super::serve(fe, c, a, a, None));
+        let serve = std::mem::size_of_val(&super::serve(fe, c, (a, a), Default::default(), None));
         let setup = returned(&|c: tokio::net::TcpStream| {
-            super::setup(g.frontends["f"].clone(), c, a, a, None)
+            super::setup(g.frontends["f"].clone(), c, (a, a), Default::default(), None)
         });
         let exchange = returned(&|x: super::Exchange<tokio::net::TcpStream>| x.run());
         let state = std::mem::size_of::<super::Exchange<tokio::net::TcpStream>>();

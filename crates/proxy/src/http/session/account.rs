@@ -50,7 +50,7 @@ impl<C: ClientStream> Session<C> {
         use crate::logline::Waits;
         if first {
             let idle = t0.saturating_duration_since(self.started.into_std());
-            let handshake = crate::logline::handshake();
+            let handshake = self.handshake;
             let at = accept.checked_sub(idle + handshake).unwrap_or(accept);
             (at, t0, Waits { idle, handshake })
         } else {

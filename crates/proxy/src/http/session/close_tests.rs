@@ -59,7 +59,7 @@ fn a_closing_answer_and_its_fin_leave_in_one_segment() {
             .run_until(async move {
                 tokio::task::spawn_local(async move {
                     let (c, peer) = l.accept().await.expect("accept");
-                    super::serve(fe, c, peer, a, rx, None, ()).await;
+                    super::serve(fe, c, (peer, a), Default::default(), rx, None, ()).await;
                 });
                 let mut c = TcpStream::connect(a).await.expect("connect");
                 c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

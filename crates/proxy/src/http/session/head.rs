@@ -38,11 +38,13 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    /// Reads one request head into `self.bufs.req`; returns its length in `cbuf`.
+    /// Reads one request head into `self.bufs.req`; returns its length in `cbuf`. `now`: the
+    /// caller's clock reading, just taken (the wait starts from it: no second reading).
     /// `arrived`: set to when the first byte of the head came, if it was not here already.
     pub(super) async fn read_head(
         &mut self,
         turn: Turn,
+        now: std::time::Instant,
         arrived: &mut Option<std::time::Instant>,
     ) -> Result<usize, HeadError> {
         let first = turn == Turn::First;
@@ -59,8 +61,10 @@ impl<C: ClientStream> Session<C> {
         } else {
             self.wait_from
                 .take()
-                .unwrap_or_else(tokio::time::Instant::now)
+                .unwrap_or_else(|| tokio::time::Instant::from_std(now))
         };
+        // (read again after a wake with nothing to read)
+        let mut now = Some(now);
         let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
             if !self.bufs.cbuf.is_empty() {
@@ -80,7 +84,10 @@ impl<C: ClientStream> Session<C> {
                 // back and waits again.
                 // Quiet for `PARK_AFTER` between requests: parked without its task (`park`).
                 let park_at = (C::PARK && !first)
-                    .then(|| crate::park::park_at(tokio::time::Instant::now()))
+                    .then(|| {
+                        let now = now.take().unwrap_or_else(std::time::Instant::now);
+                        crate::park::park_at(tokio::time::Instant::from_std(now))
+                    })
                     .filter(|p| deadline.is_none_or(|d| *p < d));
                 let ready = self.client.ready();
                 let stop = self.stop.changed();

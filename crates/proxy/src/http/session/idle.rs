@@ -109,7 +109,8 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             (i.peer, i.local),
             i.stop,
             i.track,
-            i.since,
+            // (its own task: outside the listener's, as a task-local `%Th` was)
+            (i.since, std::time::Duration::ZERO),
             shell,
         );
         s.attached = i.attached.map(|a| *a);

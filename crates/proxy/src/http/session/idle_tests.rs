@@ -55,7 +55,7 @@ fn idle_keep_alive_connections_hold_no_buffers() {
             .run_until(async move {
                 tokio::task::spawn_local(async move {
                     while let Ok((c, peer)) = l.accept().await {
-                        tokio::task::spawn_local(super::serve(fe.clone(), c, peer, a, rx.clone(), None, ()));
+                        tokio::task::spawn_local(super::serve(fe.clone(), c, (peer, a), Default::default(), rx.clone(), None, ()));
                     }
                 });
                 let start = bufs::pooled();

@@ -102,7 +102,7 @@ fn quiet_keep_alive_connections_are_parked_without_a_task() {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             while let Ok((c, peer)) = l.accept().await {
-                tokio::spawn(super::serve(fe.clone(), c, peer, a, stop.clone(), None, ()));
+                tokio::spawn(super::serve(fe.clone(), c, (peer, a), Default::default(), stop.clone(), None, ()));
             }
         });
         let metrics = tokio::runtime::Handle::current().metrics();

@@ -131,8 +131,8 @@ where
                         tokio::task::spawn_local(super::serve(
                             fe.clone(),
                             c,
-                            peer,
-                            a,
+                            (peer, a),
+                            Default::default(),
                             rx.clone(),
                             None,
                             (),

@@ -30,6 +30,7 @@ fn idle_session_future_is_small() {
             attached: None,
             stop: rx.clone(),
             started: tokio::time::Instant::now(),
+            handshake: Default::default(),
             wait_from: None,
             served: 0,
             track: None,
@@ -42,7 +43,7 @@ fn idle_session_future_is_small() {
             std::mem::size_of_val(&s),
             size(&s.run())
         );
-        let fut = super::serve(fe, c, a, a, rx, None, ());
+        let fut = super::serve(fe, c, (a, a), Default::default(), rx, None, ());
         eprintln!("session future (while active): {} bytes", size(&fut));
         // The listener keeps its connection count and two `maxconn` permits (48 bytes). The
         // socket is parked off the runtime (a descriptor, not a registered stream).

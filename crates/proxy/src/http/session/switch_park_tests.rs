@@ -29,7 +29,9 @@ fn a_switched_connection_parks_between_requests() {
                 let (fe, stop) = (fe.clone(), stop.clone());
                 // As the listener: the TCP session, then the HTTP one it hands over.
                 tokio::spawn(async move {
-                    if let Some(up) = crate::tcp::serve(fe.clone(), c, peer, a, None).await {
+                    if let Some(up) =
+                        crate::tcp::serve(fe.clone(), c, (peer, a), Default::default(), None).await
+                    {
                         super::serve_upgraded(fe, up, stop, None, ()).await;
                     }
                 });

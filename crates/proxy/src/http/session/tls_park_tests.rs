@@ -106,7 +106,7 @@ async fn tls_frontend(name: &str, keep_alive: &str) -> std::net::SocketAddr {
             tokio::spawn(async move {
                 if let Ok(mut c) = tls.accept(c).await {
                     let _ = c.flush().await;
-                    super::serve(fe, c, peer, a, stop, None, ()).await;
+                    super::serve(fe, c, (peer, a), Default::default(), stop, None, ()).await;
                 }
             });
         }
