@@ -109,7 +109,7 @@ fn a_failing_real_server_is_mailed_as_down() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"));
     cmd.args(["run", "-f"]).arg(&conf);
     cmd.env("FULCRUM_CONTROL", dir.0.join("control.sock"));
-    let child = Child::spawn("fulcrum-mailck", cmd, dir.0.join("fulcrum.log")).unwrap();
+    let mut child = Child::spawn("fulcrum-mailck", cmd, dir.0.join("fulcrum.log")).unwrap();
     let subject = format!("Subject: [lb1] Realserver [127.0.0.1]:tcp:{dead_port} - DOWN");
     // Long headers are folded (RFC 5322): compare unfolded.
     let got = sink.wait_for(Duration::from_secs(20), |m| {
@@ -125,5 +125,22 @@ fn a_failing_real_server_is_mailed_as_down() {
     assert!(got.unwrap().iter().any(|m| m
         .data
         .contains("=> CHECK failed on service <=\r\nVirtual server [127.0.0.1]:tcp:18098")));
+    // A graceful stop removes what the virtual server installed (as root: fulcrum's nftables
+    // table, in this namespace): let it finish rather than kill it on drop.
     child.signal(Signal::SIGTERM);
+    assert!(
+        child.wait_timeout(Duration::from_secs(10)).is_some(),
+        "fulcrum did not stop within 10 s of SIGTERM; log:\n{}",
+        child.output()
+    );
+    let left = std::process::Command::new("nft")
+        .args(["list", "table", "inet", "fulcrum_lvs"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        !left,
+        "fulcrum's LVS table left behind after a stop; log:\n{}",
+        child.output()
+    );
 }
