@@ -183,15 +183,18 @@ run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections, $5 idle client
   mapfile -t extra < <(wrk_args "$3")
   pid=$(start_proxy "$1")
   if [ "${5:-0}" -gt 0 ]; then
-    # The idle clients first (each after one request), held until the run ends.
+    # The idle clients first (each after one request), held until the run ends. The last
+    # round's report goes first: the redirection below truncates it only once the background
+    # job starts, and the wait found the old line at once (the round then measured wrk beside
+    # connections still opening, and printed an empty or stale count).
+    rm -f "$WORK/hold.out"
     $PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$5" "$pid" "$IDLE_CONC" hold > "$WORK/hold.out" &
     holder=$!
     for _ in $(seq 1 3000); do [ -s "$WORK/hold.out" ] && break; sleep 0.1; done
     if [ -s "$WORK/hold.out" ]; then
       echo "  ($1: $(awk '{print $1}' "$WORK/hold.out") idle clients held)" >&2
     else
-      # Seen once on a loaded machine (2 minutes were not enough): the round then measures
-      # the busy clients beside connections still opening, not beside idle ones.
+      # The round would measure the busy clients beside connections still opening.
       echo "  ($1: the idle clients were still opening after 300 s: this round is not the held-idle case)" >&2
     fi
   fi
