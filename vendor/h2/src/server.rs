@@ -433,10 +433,13 @@ where
             return Poll::Ready(None);
         }
 
-        if let Some(inner) = self.connection.next_incoming() {
+        // The stream, its request and the body's reference under one lock of the streams
+        // (fulcrum patch 14; upstream took it three times: `next_incoming`, `take_request`,
+        // `clone_to_opaque`).
+        if let Some((request, inner, body, ended)) = self.connection.next_incoming_request() {
             trace!("received incoming");
-            let (head, _) = inner.take_request().into_parts();
-            let body = RecvStream::new(FlowControl::new(inner.clone_to_opaque()));
+            let (head, _) = request.into_parts();
+            let body = RecvStream::accepted(FlowControl::new(body), ended);
 
             let request = Request::from_parts(head, body);
             let respond = SendResponse { inner };
