@@ -448,7 +448,8 @@ mod tests {
     #[test]
     fn validation_shortcut_answers_as_the_full_checks() {
         use crate::http::validate;
-        let heads: [(&str, &str, &[(&str, &str)]); 12] = [
+        type Head<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let heads: [Head; 12] = [
             ("GET", "https://t.example/a", &[]),
             ("GET", "https://t.example/a@b", &[("host", "x")]),
             ("GET", "https://T.Example:443/a?b", &[("host", "other")]),
