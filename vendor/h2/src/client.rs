@@ -1723,8 +1723,8 @@ impl proto::Peer for Peer {
     */
 
     fn convert_poll_message(
-        pseudo: Pseudo,
-        fields: HeaderMap,
+        pseudo: &mut Pseudo,
+        fields: &mut HeaderMap,
         stream_id: StreamId,
     ) -> Result<Self::Poll, Error> {
         let mut b = Response::builder();
@@ -1749,7 +1749,7 @@ impl proto::Peer for Peer {
             }
         };
 
-        *response.headers_mut() = fields;
+        *response.headers_mut() = std::mem::take(fields);
 
         Ok(response)
     }

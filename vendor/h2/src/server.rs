@@ -433,10 +433,13 @@ where
             return Poll::Ready(None);
         }
 
-        if let Some(inner) = self.connection.next_incoming() {
+        // The stream, its request and the body's reference under one lock of the streams
+        // (fulcrum patch 14; upstream took it three times: `next_incoming`, `take_request`,
+        // `clone_to_opaque`).
+        if let Some((request, inner, body, ended)) = self.connection.next_incoming_request() {
             trace!("received incoming");
-            let (head, _) = inner.take_request().into_parts();
-            let body = RecvStream::new(FlowControl::new(inner.clone_to_opaque()));
+            let (head, _) = request.into_parts();
+            let body = RecvStream::accepted(FlowControl::new(body), ended);
 
             let request = Request::from_parts(head, body);
             let respond = SendResponse { inner };
@@ -1676,8 +1679,8 @@ impl proto::Peer for Peer {
     }
 
     fn convert_poll_message(
-        pseudo: Pseudo,
-        fields: HeaderMap,
+        pseudo: &mut Pseudo,
+        fields: &mut HeaderMap,
         stream_id: StreamId,
     ) -> Result<Self::Poll, Error> {
         use http::{uri, Version};
@@ -1696,7 +1699,7 @@ impl proto::Peer for Peer {
         *request.version_mut() = Version::HTTP_2;
 
         let is_connect;
-        if let Some(method) = pseudo.method {
+        if let Some(method) = pseudo.method.take() {
             is_connect = method == Method::CONNECT;
             *request.method_mut() = method;
         } else {
@@ -1709,7 +1712,7 @@ impl proto::Peer for Peer {
                 // Assert that we have the right type.
                 request
                     .extensions_mut()
-                    .insert::<crate::ext::Protocol>(pseudo.protocol.unwrap());
+                    .insert::<crate::ext::Protocol>(pseudo.protocol.take().unwrap());
             } else {
                 malformed!("malformed headers: :protocol on non-CONNECT request");
             }
@@ -1724,7 +1727,7 @@ impl proto::Peer for Peer {
 
         // A request translated from HTTP/1 must not include the :authority
         // header
-        if let Some(authority) = pseudo.authority {
+        if let Some(authority) = pseudo.authority.take() {
             let maybe_authority = uri::Authority::from_maybe_shared(authority.clone().into_inner());
             parts.authority = Some(maybe_authority.or_else(|why| {
                 malformed!(
@@ -1736,7 +1739,7 @@ impl proto::Peer for Peer {
         }
 
         // A :scheme is required, except CONNECT.
-        if let Some(scheme) = pseudo.scheme {
+        if let Some(scheme) = pseudo.scheme.take() {
             if is_connect && !has_protocol {
                 malformed!("malformed headers: :scheme in CONNECT");
             }
@@ -1759,7 +1762,7 @@ impl proto::Peer for Peer {
             malformed!("malformed headers: missing scheme");
         }
 
-        if let Some(path) = pseudo.path {
+        if let Some(path) = pseudo.path.take() {
             if is_connect && !has_protocol {
                 malformed!("malformed headers: :path in CONNECT");
             }
@@ -1787,7 +1790,7 @@ impl proto::Peer for Peer {
             }
         };
 
-        *request.headers_mut() = fields;
+        *request.headers_mut() = std::mem::take(fields);
 
         Ok(request)
     }

@@ -137,6 +137,9 @@ impl From<StreamId> for u32 {
 #[must_use = "streams do nothing unless polled"]
 pub struct RecvStream {
     inner: FlowControl,
+    /// The peer ended its side with the request's head, nothing left queued (fulcrum patch
+    /// 14): no DATA can be received any more, so dropping the stream has no buffer to clear.
+    ended: bool,
 }
 
 /// A handle to release window capacity to a remote stream.
@@ -405,7 +408,24 @@ impl StreamId {
 
 impl RecvStream {
     pub(crate) fn new(inner: FlowControl) -> Self {
-        RecvStream { inner }
+        RecvStream {
+            inner,
+            ended: false,
+        }
+    }
+
+    /// A server's accepted request body; `ended`: the peer ended its side with the head and
+    /// nothing is queued (found under the lock that accepted the stream).
+    pub(crate) fn accepted(inner: FlowControl, ended: bool) -> Self {
+        RecvStream { inner, ended }
+    }
+
+    /// Whether the peer ended the stream with the request's head (a request without a body),
+    /// as known when the stream was accepted, without taking the streams lock; false for a
+    /// response's body. Unlike [`RecvStream::is_end_stream`] it does not change afterwards
+    /// (a stream reset later still says true). (fulcrum patch 14)
+    pub fn ended_with_head(&self) -> bool {
+        self.ended
     }
 
     /// Get the next data frame.
@@ -484,7 +504,14 @@ impl Drop for RecvStream {
         // again once *all* stream refs have been dropped, since
         // this won't send a RST_STREAM frame, in case the user wishes to
         // still *send* DATA.
-        self.inner.inner.clear_recv_buffer();
+        //
+        // fulcrum patch 14: not for a stream whose peer ended its side with the head, nothing
+        // queued (`ended`): no DATA can be queued on it any more (a DATA frame after
+        // END_STREAM is refused before it reaches the stream's buffer or `is_recv`), so there
+        // is nothing to clear, and the streams lock is not taken.
+        if !self.ended {
+            self.inner.inner.clear_recv_buffer();
+        }
     }
 }
 

@@ -12,7 +12,9 @@
 //! disagree, a target whose authority (absolute-form, authority-form, or any target not
 //! starting with `/`) differs from `Host` (ignoring case, user info and the scheme's default
 //! port), `CONNECT` without an authority-form target, bytes outside visible ASCII or a `#` in
-//! the target; and with 422 `chunked` after another transfer coding (`gzip, chunked`).
+//! the target; and with 422 `chunked` after another transfer coding (`gzip, chunked`). An
+//! HTTP/2 head made from `:authority` has only its target's bytes to check (the rest cannot
+//! refuse it: `made_from_authority`).
 
 use super::message::Message;
 
@@ -144,17 +146,29 @@ fn without_default_port<'a>(auth: &'a [u8], target: &[u8]) -> &'a [u8] {
     auth.strip_suffix(default).unwrap_or(auth)
 }
 
-/// Whether the target holds a byte HAProxy refuses there (see [`request`]). Every byte is
-/// looked at without an early exit, so the loop is vectorized: a target is almost never
-/// refused, and a byte-by-byte scan with a branch each cost ~13 instructions per byte.
+/// Whether the target holds a byte HAProxy refuses there (see [`request`]).
+#[cfg(test)]
 fn refused_byte(target: &[u8], accept_invalid: bool) -> bool {
+    scan(target, accept_invalid) & REFUSED != 0
+}
+
+/// [`scan`]: the target holds a byte HAProxy refuses there.
+const REFUSED: u8 = 1;
+/// [`scan`]: the target holds an `@` (user info, when in its authority).
+const AT: u8 = 2;
+
+/// [`REFUSED`] and [`AT`] for `target`, in one pass. Every byte is looked at without an
+/// early exit, so the loop is vectorized: a target is almost never refused, and a
+/// byte-by-byte scan with a branch each cost ~13 instructions per byte.
+fn scan(target: &[u8], accept_invalid: bool) -> u8 {
+    let at = |c: u8| u8::from(c == b'@') << 1;
     if accept_invalid {
         target
             .iter()
-            .fold(false, |bad, &c| bad | (c < 0x21) | (c == 0x7f))
+            .fold(0, |f, &c| f | u8::from((c < 0x21) | (c == 0x7f)) | at(c))
     } else {
-        target.iter().fold(false, |bad, &c| {
-            bad | (c.wrapping_sub(0x21) >= 0x7f - 0x21) | (c == b'#')
+        target.iter().fold(0, |f, &c| {
+            f | u8::from((c.wrapping_sub(0x21) >= 0x7f - 0x21) | (c == b'#')) | at(c)
         })
     }
 }
@@ -166,9 +180,30 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
     let target = m.target();
     // Visible ASCII only, and no fragment (`#` is never sent in a request target); with
     // `option accept-invalid-http-request`, bytes above 127 and `#` pass, as in HAProxy.
-    if refused_byte(target, accept_invalid) {
+    let scanned = scan(target, accept_invalid);
+    if scanned & REFUSED != 0 {
         return bad;
     }
+    if scanned & AT == 0 && made_from_authority(m) {
+        return Ok(());
+    }
+    head_checks(m, target)
+}
+
+/// [`request`] without its shortcut for HTTP/2 heads (`made_from_authority`): what the
+/// shortcut is tested against.
+#[cfg(test)]
+pub(crate) fn request_fully_checked(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
+    if refused_byte(m.target(), accept_invalid) {
+        return Err(Refused(400));
+    }
+    head_checks(m, m.target())
+}
+
+/// The checks of [`request`] after the target's bytes: hosts, CONNECT, the target's
+/// authority against `Host`, transfer codings.
+fn head_checks(m: &Message, target: &[u8]) -> Result<(), Refused> {
+    let bad = Err(Refused(400));
     // Several Host headers: refused unless they all say the same.
     let mut hosts = m.headers(b"host").map(super::message::trim);
     let host = hosts.next();
@@ -201,6 +236,19 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
         }
     }
     transfer_codings(m)
+}
+
+/// Whether `m` is an HTTP/2 request head as `http::h2::convert::request_message` makes it
+/// from `:scheme`, `:authority` and `:path` (not CONNECT). When its target also holds no `@`
+/// (the caller's scan: its authority has no user info), the checks after the target's bytes
+/// cannot refuse it, and are skipped. Its one `host` is the authority itself (a `host` field received beside `:authority` is dropped), and
+/// the target is `scheme://authority/path`, whose authority is the same bytes; the h2 crate
+/// refuses a received `transfer-encoding` (a connection-specific field), and the only one
+/// the head gets is the `chunked` it is given for a body of unknown length.
+fn made_from_authority(m: &Message) -> bool {
+    m.version == super::message::Version::Http2
+        && m.form == super::message::TargetForm::Absolute
+        && !m.method().eq_ignore_ascii_case(b"CONNECT")
 }
 
 /// `chunked` after another transfer coding (`gzip, chunked`): HAProxy 2.6 answers 422, as

@@ -252,9 +252,13 @@ impl Headers {
         self.header_block.is_over_size
     }
 
-    pub fn into_parts(self) -> (Pseudo, HeaderMap) {
-        let block = *self.header_block;
-        (block.pseudo, block.fields)
+    /// The pseudo-headers and fields where they lie in the frame's box, for their parts to
+    /// be taken out one by one (fulcrum patch 16, replacing `into_parts`, which moved the
+    /// whole block out of its box; the `Pseudo` was then moved again into
+    /// `Peer::convert_poll_message`).
+    pub(crate) fn parts_mut(&mut self) -> (&mut Pseudo, &mut HeaderMap) {
+        let block = &mut *self.header_block;
+        (&mut block.pseudo, &mut block.fields)
     }
 
     #[cfg(feature = "unstable")]

@@ -680,8 +680,13 @@ where
     T: AsyncRead + AsyncWrite + Unpin,
     B: Buf,
 {
-    pub fn next_incoming(&mut self) -> Option<StreamRef<B>> {
-        self.inner.streams.next_incoming()
+    /// The next accepted stream with its request taken and the body's reference made under
+    /// one lock (fulcrum patch 14: `Streams::next_incoming_request`, replacing
+    /// `next_incoming`).
+    pub fn next_incoming_request(
+        &mut self,
+    ) -> Option<(http::Request<()>, StreamRef<B>, OpaqueStreamRef, bool)> {
+        self.inner.streams.next_incoming_request()
     }
 
     // Graceful shutdown only makes sense for server peers.

@@ -16,9 +16,11 @@ pub(crate) trait Peer {
 
     //fn is_server() -> bool;
 
+    /// Takes what it needs out of `pseudo` and `fields` (fulcrum patch 16: by reference,
+    /// where they lie in the frame's box, not moved out of it).
     fn convert_poll_message(
-        pseudo: Pseudo,
-        fields: HeaderMap,
+        pseudo: &mut Pseudo,
+        fields: &mut HeaderMap,
         stream_id: StreamId,
     ) -> Result<Self::Poll, Error>;
 
@@ -59,8 +61,8 @@ impl Dyn {
 
     pub fn convert_poll_message(
         &self,
-        pseudo: Pseudo,
-        fields: HeaderMap,
+        pseudo: &mut Pseudo,
+        fields: &mut HeaderMap,
         stream_id: StreamId,
     ) -> Result<PollMessage, Error> {
         if self.is_server() {

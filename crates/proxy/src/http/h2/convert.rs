@@ -442,6 +442,60 @@ mod tests {
         assert_eq!(request_message(&p, true, &mut m).0, InBody::None);
     }
 
+    /// `validate::request` skips its host and authority checks for a head made here from
+    /// `:authority`: the answer must be the one the full checks give, for every kind of
+    /// request head this makes.
+    #[test]
+    fn validation_shortcut_answers_as_the_full_checks() {
+        use crate::http::validate;
+        type Head<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let heads: [Head; 12] = [
+            ("GET", "https://t.example/a", &[]),
+            ("GET", "https://t.example/a@b", &[("host", "x")]),
+            ("GET", "https://T.Example:443/a?b", &[("host", "other")]),
+            ("GET", "http://t:80/", &[("host", "t"), ("host", "u")]),
+            ("GET", "https://[::1]:8443/x", &[]),
+            ("GET", "https://u@t/a", &[]),
+            ("GET", "https://u:p@t:443/a", &[("host", "t")]),
+            ("POST", "https://t/a", &[("content-length", "3")]),
+            ("POST", "https://t/a", &[]),
+            ("GET", "/no-authority", &[("host", "a"), ("host", "b")]),
+            ("CONNECT", "https://t:443/", &[]),
+            ("GET", "https://t/a%20b", &[]),
+        ];
+        let mut m = Message::default();
+        for (method, uri, fields) in heads {
+            let mut b = http::Request::builder().method(method).uri(uri);
+            for (n, v) in fields {
+                b = b.header(*n, *v);
+            }
+            let p = parts(b.body(()).expect("request"));
+            for end in [false, true] {
+                request_message(&p, end, &mut m);
+                for lax in [false, true] {
+                    assert_eq!(
+                        validate::request(&m, lax),
+                        validate::request_fully_checked(&m, lax),
+                        "{method} {uri} {fields:?}"
+                    );
+                }
+            }
+        }
+        // A CONNECT as HTTP/2 sends it (`:authority` only) goes through the full checks.
+        let p = parts(
+            http::Request::builder()
+                .method("CONNECT")
+                .uri("t:443")
+                .body(())
+                .expect("request"),
+        );
+        request_message(&p, true, &mut m);
+        assert_eq!(
+            validate::request(&m, false),
+            validate::request_fully_checked(&m, false)
+        );
+    }
+
     #[test]
     fn connection_specific_names_in_any_case() {
         for n in [

@@ -65,7 +65,7 @@ impl H2Edge {
         let (parts, body) = req.into_parts();
         let head_req = parts.method == http::Method::HEAD;
         let mut source = DataIn::new(body);
-        let (framing, size) = convert::request_message(&parts, source.is_end_stream(), head);
+        let (framing, size) = convert::request_message(&parts, source.ended_with_head(), head);
         source.frame(framing);
         let edge = H2Edge {
             source,

@@ -57,9 +57,10 @@ impl DataIn {
         self.done = framing == InBody::None;
     }
 
-    /// Whether the peer ended the stream with its head (no DATA frame follows).
-    pub fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+    /// Whether the peer ended the stream with its head (no DATA frame follows), as known when
+    /// the stream was accepted (vendor/h2 patch 14: no streams lock taken).
+    pub fn ended_with_head(&self) -> bool {
+        self.body.ended_with_head()
     }
 
     /// Ready with how many bytes wait (0: the body ended), taking the next DATA frame if none.

@@ -21,18 +21,19 @@ pub fn take() -> HeaderMap {
     MAPS.with(|m| m.borrow_mut().pop()).unwrap_or_default()
 }
 
-/// Gives a received head's map back once it is read.
-pub fn give(mut map: HeaderMap) {
+/// Gives a received head's map back once it is read (emptied only when it is kept: one
+/// the thread has no room for is dropped as it is, not emptied first).
+pub fn give(map: HeaderMap) {
     if map.capacity() == 0 || map.capacity() > LARGEST {
         return;
     }
+    let full = MAPS.with(|m| m.borrow().len() >= KEEP);
+    if full {
+        return;
+    }
+    let mut map = map;
     map.clear();
-    MAPS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() < KEEP {
-            m.push(map);
-        }
-    });
+    MAPS.with(|m| m.borrow_mut().push(map));
 }
 
 /// `map` emptied for another head (or another map, if it is not one to keep): one to keep is

@@ -244,7 +244,8 @@ impl Recv {
         }
 
         let stream_id = frame.stream_id();
-        let (pseudo, fields) = frame.into_parts();
+        let mut frame = frame;
+        let (pseudo, fields) = frame.parts_mut();
 
         if pseudo.protocol.is_some()
             && counts.peer().is_server()
@@ -872,8 +873,8 @@ impl Recv {
         }
 
         let promised_id = frame.promised_id();
-        let (pseudo, fields) = frame.into_parts();
-        let req = crate::server::Peer::convert_poll_message(pseudo, fields, promised_id)?;
+        let (mut pseudo, mut fields) = frame.into_parts();
+        let req = crate::server::Peer::convert_poll_message(&mut pseudo, &mut fields, promised_id)?;
 
         if let Err(e) = frame::PushPromise::validate_request(&req) {
             use PushPromiseHeaderError::*;

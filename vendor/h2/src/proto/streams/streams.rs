@@ -139,30 +139,38 @@ where
         Ok(())
     }
 
-    pub fn next_incoming(&mut self) -> Option<StreamRef<B>> {
+    /// A server's next accepted stream as upstream's `next_incoming`, `StreamRef::take_request`
+    /// and `StreamRef::clone_to_opaque` made it, under one lock instead of three (fulcrum patch
+    /// 14, which replaced the first two): the request head, the stream's reference (the response's), a second reference
+    /// (the request body's), and whether the peer ended its side with the head (END_STREAM
+    /// received and nothing left queued: no DATA can be received on the stream any more).
+    pub fn next_incoming_request(
+        &mut self,
+    ) -> Option<(Request<()>, StreamRef<B>, OpaqueStreamRef, bool)> {
         let mut me = self.inner.lock().unwrap();
         let me = &mut *me;
-        me.actions.recv.next_incoming(&mut me.store).map(|key| {
-            let stream = &mut me.store.resolve(key);
-            trace!(
-                "next_incoming; id={:?}, state={:?}",
-                stream.id,
-                stream.state
-            );
-            // TODO: ideally, OpaqueStreamRefs::new would do this, but we're holding
-            // the lock, so it can't.
-            me.refs += 1;
+        let key = me.actions.recv.next_incoming(&mut me.store)?;
+        let mut stream = me.store.resolve(key);
+        trace!(
+            "next_incoming_request; id={:?}, state={:?}",
+            stream.id,
+            stream.state
+        );
+        me.refs += 2;
 
-            // Pending-accepted remotely-reset streams are counted.
-            if stream.state.is_remote_reset() {
-                me.counts.dec_num_remote_reset_streams();
-            }
+        // Pending-accepted remotely-reset streams are counted.
+        if stream.state.is_remote_reset() {
+            me.counts.dec_num_remote_reset_streams();
+        }
 
-            StreamRef {
-                opaque: OpaqueStreamRef::new(self.inner.clone(), stream),
-                send_buffer: self.send_buffer.clone(),
-            }
-        })
+        let request = me.actions.recv.take_request(&mut stream);
+        let ended = me.actions.recv.is_end_stream(&stream);
+        let body = OpaqueStreamRef::new(self.inner.clone(), &mut stream);
+        let respond = StreamRef {
+            opaque: OpaqueStreamRef::new(self.inner.clone(), &mut stream),
+            send_buffer: self.send_buffer.clone(),
+        };
+        Some((request, respond, body, ended))
     }
 
     /// Count a refused stream toward the local error reset limit.
@@ -1390,14 +1398,6 @@ impl<B> StreamRef<B> {
     /// # Panics
     ///
     /// This function panics if the request isn't present.
-    pub fn take_request(&self) -> Request<()> {
-        let mut me = self.opaque.inner.lock().unwrap();
-        let me = &mut *me;
-
-        let mut stream = me.store.resolve(self.opaque.key);
-        me.actions.recv.take_request(&mut stream)
-    }
-
     /// Called by a client to see if the current stream is pending open
     pub fn is_pending_open(&self) -> bool {
         let mut me = self.opaque.inner.lock().unwrap();
