@@ -179,13 +179,7 @@ impl<T: Held + Default> Pool<T> {
         let unused = self.lows.iter().copied().min().unwrap_or(0);
         let n = unused.min(self.full.saturating_sub(FLOOR));
         let shells = self.sets.len() - self.full;
-        let idle_shells = self
-            .shells_lows
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(0)
-            .min(shells);
+        let idle_shells = self.shells_lows.iter().copied().min().unwrap_or(0).min(shells);
         self.sets.truncate(self.sets.len() - idle_shells);
         for l in &mut self.shells_lows {
             *l = l.saturating_sub(idle_shells);
