@@ -51,11 +51,6 @@ pub struct Pool<T> {
     low: usize,
     /// `low` of the last [`WINDOW`] ticks (a ring).
     lows: [usize; WINDOW],
-    /// The fewest empty shells (past `full`) since the last tick, and of the last ticks: a
-    /// busy pool's shells stay (each tick dropping them all made the next give-backs allocate
-    /// new ones: ~0.35 per request at 9,000 clients).
-    shells_low: usize,
-    shells_lows: [usize; WINDOW],
     at: usize,
 }
 
@@ -66,8 +61,6 @@ impl<T: Held + Default> Pool<T> {
             full: 0,
             low: 0,
             lows: [0; WINDOW],
-            shells_low: 0,
-            shells_lows: [0; WINDOW],
             at: 0,
         }
     }
@@ -131,17 +124,14 @@ impl<T: Held + Default> Pool<T> {
     /// An empty shell (given back with [`Pool::give_shell`]), if one is kept.
     pub fn take_shell(&mut self) -> Option<T> {
         if self.sets.len() > self.full {
-            let shell = self.sets.pop();
-            self.shells_low = self.shells_low.min(self.sets.len() - self.full);
-            shell
+            self.sets.pop()
         } else {
-            self.shells_low = 0;
             None
         }
     }
 
-    /// Keeps an empty shell for [`Pool::take_shell`] (at most [`KEEP`]; those unused for
-    /// [`WINDOW`] ticks go, [`Pool::decay`]).
+    /// Keeps an empty shell for [`Pool::take_shell`] (at most [`KEEP`]; the shells go at the
+    /// next tick, [`Pool::decay`]).
     pub fn give_shell(&mut self, shell: T) {
         if self.sets.len() - self.full < KEEP {
             self.sets.push(shell);
@@ -159,32 +149,23 @@ impl<T: Held + Default> Pool<T> {
         }
         if self.full == self.sets.len() {
             self.sets.push(T::default());
-            self.shells_low = 0;
         }
         if let Some(slot) = self.sets.get_mut(self.full) {
             fill(slot);
             self.full += 1;
-            self.shells_low = self.shells_low.min(self.sets.len() - self.full);
         }
     }
 
     /// A tick: frees the objects that went unused for the last [`WINDOW`] ticks (those the
-    /// pool never fell below), [`FLOOR`] aside; the bytes freed. The empty shells unused as
-    /// long go too.
+    /// pool never fell below), [`FLOOR`] aside; the bytes freed. The empty shells beyond
+    /// what is pooled go too.
     pub fn decay(&mut self) -> usize {
         let at = self.at;
         self.lows[at] = self.low;
-        self.shells_lows[at] = self.shells_low;
         self.at = (at + 1) % WINDOW;
         let unused = self.lows.iter().copied().min().unwrap_or(0);
         let n = unused.min(self.full.saturating_sub(FLOOR));
-        let shells = self.sets.len() - self.full;
-        let idle_shells = self.shells_lows.iter().copied().min().unwrap_or(0).min(shells);
-        self.sets.truncate(self.sets.len() - idle_shells);
-        for l in &mut self.shells_lows {
-            *l = l.saturating_sub(idle_shells);
-        }
-        self.shells_low = shells - idle_shells;
+        self.sets.truncate(self.full);
         // The coldest first (taking and giving back work at the end).
         let gone: usize = self.sets.drain(..n).map(|b| b.bytes()).sum();
         self.full -= n;
@@ -288,26 +269,6 @@ pub fn pooled_bytes() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_shells_a_busy_pool_uses_outlive_its_ticks() {
-        let mut p: Pool<BytesMut> = Pool::new();
-        let spare = |p: &Pool<BytesMut>| p.sets.len() - p.full;
-        let mut lent: Vec<BytesMut> = (0..3).map(|_| BytesMut::with_capacity(64)).collect();
-        // Busy: between ticks, three objects given back (taking the shells) and lent again.
-        for _ in 0..=2 * WINDOW {
-            lent.drain(..).for_each(|b| p.give(b));
-            lent.extend((0..3).filter_map(|_| p.take()));
-            assert_eq!(spare(&p), 3);
-            p.decay();
-            assert_eq!(spare(&p), 3, "shells used since the last ticks are kept");
-        }
-        // Quiet for a window: they go.
-        for _ in 0..=WINDOW {
-            p.decay();
-        }
-        assert_eq!(spare(&p), 0);
-    }
 
     #[test]
     fn byte_buffers_are_reused_and_others_are_not_kept() {
