@@ -8,7 +8,9 @@
 #
 # Knobs: WRK_TIMEOUT=10s (wrk's --timeout: requests slower than that are counted as timeouts
 # and left out of p50/p99), MANY=10000 (the many-connections scenario; 0 skips it), HOLD=N (a scenario where N
-# idle keep-alive clients stay open beside the CONNS busy ones; 0, the default, skips it),
+# idle keep-alive clients stay open beside the CONNS busy ones; 0, the default, skips it; with it,
+# HOLD_ELSEWHERE=1, the default, adds its control: as many idle connections held on the machine
+# between sockets of their own, none through the proxy),
 # PERF=1 (perf stat
 # instructions and CPU time per request, the proxy's pid only: the figures a shared machine
 # disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails: 700 B,
@@ -52,6 +54,7 @@ chmod 755 "$WORK"   # nginx workers (www-data) read the files
 NGINX_PORT=${NGINX_PORT:-19080}
 HTTP_PORT=${HTTP_PORT:-19081}
 TCP_PORT=${TCP_PORT:-19082}
+HOLD_PORT=${HOLD_PORT:-19083}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -177,12 +180,19 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
 # drops a header written without a space after its colon: `-H Connection:close` sent nothing,
 # and the "new conn" rows measured keep-alive until this was found.)
 wrk_args() { if [ "$1" = close ]; then printf '%s\n' -H "Connection: close"; fi; }
-run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections, $5 idle clients held open
-  # → "rps p50 p99 rss instr/req cpu-us/req"
+run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections, $5 idle clients held open,
+  # $6 "elsewhere": those idle connections are held between sockets of their own instead, none
+  # through the proxy (the control row) → "rps p50 p99 rss instr/req cpu-us/req"
   local pid out rps p50 p99 rss perfpid="" ipr=0 cpr=0 n conns=${4:-$CONNS} extra holder=""
   mapfile -t extra < <(wrk_args "$3")
   pid=$(start_proxy "$1")
-  if [ "${5:-0}" -gt 0 ]; then
+  if [ "${5:-0}" -gt 0 ] && [ "${6:-}" = elsewhere ]; then
+    rm -f "$WORK/hold.out"
+    $PIN_LOAD python3 "$ROOT/bench/proxy/sockhold.py" "$5" "$HOLD_PORT" > "$WORK/hold.out" &
+    holder=$!
+    for _ in $(seq 1 3000); do [ -s "$WORK/hold.out" ] && break; sleep 0.1; done
+    echo "  ($1: $(cat "$WORK/hold.out" 2>/dev/null) idle connections held elsewhere)" >&2
+  elif [ "${5:-0}" -gt 0 ]; then
     # The idle clients first (each after one request), held until the run ends. The last
     # round's report goes first: the redirection below truncates it only once the background
     # job starts, and the wait found the old line at once (the round then measured wrk beside
@@ -246,12 +256,12 @@ round_ratio() { paste -d' ' <(printf '%s\n' "${f[@]}" | awk -v c="$1" '{print $c
 col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median; }
 # Each scenario's medians, "name|proxy|rps p50 p99 ...", for the scaling summary.
 SEEN=()
-report() { # $1 scenario name, $2 url, $3 "close" or "", $4 connections (default $CONNS), $5 held idle clients
+report() { # $1 scenario name, $2 url, $3 "close" or "", $4 connections (default $CONNS), $5 held idle clients, $6 "elsewhere"
   if [ -n "${ONLY:-}" ] && ! grep -qE -- "$ONLY" <<<"$1"; then return 0; fi
   local h=() f=() c hm fm
   for i in $(seq 1 "$RUNS"); do
-    h+=("$(run_wrk haproxy "$2" "$3" "${4:-}" "${5:-0}")")
-    f+=("$(run_wrk fulcrum "$2" "$3" "${4:-}" "${5:-0}")")
+    h+=("$(run_wrk haproxy "$2" "$3" "${4:-}" "${5:-0}" "${6:-}")")
+    f+=("$(run_wrk fulcrum "$2" "$3" "${4:-}" "${5:-0}" "${6:-}")")
   done
   hm=$(for c in 1 2 3 4 5 6; do col $c "${h[@]}"; done | tr '\n' ' ')
   fm=$(for c in 1 2 3 4 5 6; do col $c "${f[@]}"; done | tr '\n' ' ')
@@ -297,7 +307,9 @@ if [ "$HOLD" -gt "$HOLD_MAX" ]; then
   echo "$HOLD idle clients beside $CONNS need about $((HOLD + 2 * CONNS + 300)) descriptors; this machine allows $FDS: holding $HOLD_MAX instead"
   HOLD=$HOLD_MAX
 fi
-# The warm-up's clients may still be closing when the timed run's connect.
+# The proxy's connection limit for this row: the held clients, the busy ones and their server
+# connections, and room for the warm-up's clients, which may still be closing when the timed
+# run connects.
 HOLD_CONNS=$((HOLD + 2 * CONNS + 100))
 if [ "$HOLD" -gt 0 ] && [ "$HOLD_CONNS" -gt "$MAXCONN" ]; then
   sed "s/^  maxconn $MAXCONN\$/  maxconn $HOLD_CONNS\n  no strict-limits/" "$WORK/lb.cfg" > "$WORK/lb-hold.cfg"
@@ -305,6 +317,15 @@ if [ "$HOLD" -gt 0 ] && [ "$HOLD_CONNS" -gt "$MAXCONN" ]; then
   CFG_FILE="$WORK/lb-hold.cfg"
 fi
 if [ "$HOLD" -gt 0 ]; then report "small, $CONNS + $HOLD idle" "http://127.0.0.1:$HTTP_PORT/small" "" "$CONNS" "$HOLD"; fi
+# The control (HOLD_ELSEWHERE=1, the default with HOLD): the same busy load under the same
+# config while the same count of idle connections is held on the machine between sockets of
+# their own (bench/proxy/sockhold.py, two descriptors each, on the load CPU), none through the
+# proxy. What the held row loses beyond this row is the proxy's; what both lose is the
+# machine's (session 32: the held row's p99 tail was largely here too).
+HOLD_ELSE=$(( HOLD < (FDS - 200) / 2 ? HOLD : (FDS - 200) / 2 ))
+if [ "$HOLD" -gt 0 ] && [ "${HOLD_ELSEWHERE:-1}" = 1 ]; then
+  report "small, $CONNS + $HOLD_ELSE elsewhere" "http://127.0.0.1:$HTTP_PORT/small" "" "$CONNS" "$HOLD_ELSE" elsewhere
+fi
 CFG_FILE="$WORK/lb.cfg"
 if [ "$MANY" -gt 0 ] || [ "$HOLD" -gt 0 ]; then
   echo
@@ -314,6 +335,7 @@ if [ "$MANY" -gt 0 ] || [ "$HOLD" -gt 0 ]; then
   fi
   scaling "small, keep-alive" "small, $MANY conns"
   scaling "small, keep-alive" "small, $CONNS + $HOLD idle"
+  scaling "small, keep-alive" "small, $CONNS + ${HOLD_ELSE:-0} elsewhere"
 fi
 
 # --- idle connections: RSS growth per idle keep-alive client (one request each) ------------
