@@ -90,6 +90,24 @@ impl ServerConn {
     }
 }
 
+/// Makes the close of a TCP connection to a server send a reset, not a FIN (SO_LINGER 0), as
+/// HAProxy closes a server connection whose end of stream it has not read (`FD_LINGER_RISK`,
+/// set at connect, cleared by the server's end): neither end keeps the connection in
+/// TIME_WAIT, and no FIN/ACK exchange follows the close. Only for a connection with nothing
+/// left to deliver (an exchange complete, or one given up): a reset drops unsent bytes.
+pub fn reset_on_close(s: &TcpStream) {
+    let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
+}
+
+impl ServerConn {
+    /// Closes an idle connection to a server the way HAProxy does ([`reset_on_close`]).
+    pub fn close_idle(self) {
+        if let ServerConn::Tcp(s) = &self {
+            reset_on_close(s);
+        }
+    }
+}
+
 /// Connects to `target` (`dst`: the client connection's destination, for servers written
 /// without a port or an address), from `source` when set.
 ///

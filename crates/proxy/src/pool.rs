@@ -199,6 +199,8 @@ pub fn offer(server: &Arc<ServerRt>, s: ServerConn, uses: u32, in_use: u32) -> b
                 since: crate::clock::monotonic_ns(),
                 uses,
             });
+        } else {
+            s.close_idle();
         }
         keep
     })
@@ -233,7 +235,9 @@ fn purge_at(now: u64) {
                 .iter()
                 .take_while(|i| now.saturating_sub(i.since) >= PURGE_NS)
                 .count();
-            e.idle.drain(..expired);
+            for i in e.idle.drain(..expired) {
+                i.conn.close_idle();
+            }
             e.gone(expired);
             if decay {
                 // HAProxy's srv_cleanup_idle_conns: the estimate moves halfway to the period's

@@ -317,6 +317,8 @@ impl<C: ClientStream> Session<C> {
         let server_reuse = x.server == Next::KeepAlive
             && hops.keep_alive(self.bufs.res.version)
             && res_framing != Framing::UntilClose;
+        // Read to the server's end (HAProxy then closes with a FIN), or not.
+        let server_ends = res_framing == Framing::UntilClose;
         let client = Next::keep_if(
             x.client == Next::KeepAlive
                 && res_framing != Framing::UntilClose
@@ -392,6 +394,12 @@ impl<C: ClientStream> Session<C> {
                 uses: prior.uses + 1,
                 prefer_last: prior.prefer_last || auth_bound,
             });
+        } else if !server_ends {
+            // The exchange is complete and the connection will not carry another: closed
+            // with a reset, as HAProxy closes a server connection it has not read the end of.
+            if let Some(s) = server.plain_tcp() {
+                crate::connect::reset_on_close(s);
+            }
         }
         if client == Next::Close {
             let _ = self.client.shutdown().await;
