@@ -226,10 +226,12 @@ impl Counters {
         self.cur.0.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// An HTTP request: `req_tot` and the request rate.
+    /// An HTTP request: `req_tot` and the request rate (one look-up of the thread's shard).
+    #[inline]
     pub fn request(&self) {
-        self.inc(Ctr::Requests);
-        let _ = self.tick(rate::Rate::Requests);
+        let (s, owned) = self.shard();
+        bump(&s.c[Ctr::Requests as usize], 1, owned);
+        let _ = self.tick_in(s, owned, rate::Rate::Requests);
     }
 
     /// Records a queue length (`qmax`).

@@ -19,10 +19,16 @@ impl Counters {
     /// Counts one event in this second's rate; returns the time (ms since the epoch).
     #[inline]
     pub(super) fn tick(&self, rate: Rate) -> u64 {
+        let (s, owned) = self.shard();
+        self.tick_in(s, owned, rate)
+    }
+
+    /// [`Self::tick`] in this thread's shard `s` (`owned`: its only writer), already looked up.
+    #[inline]
+    pub(super) fn tick_in(&self, s: &super::shard::Shard, owned: bool, rate: Rate) -> u64 {
         let req = rate == Rate::Requests;
         let ms = now_ms();
         let now = ms / 1000;
-        let (s, owned) = self.shard();
         let f = if req { &s.req } else { &s.sess };
         let sec = f.sec.load(Ordering::Relaxed);
         if sec != now {
