@@ -226,10 +226,12 @@ impl Counters {
         self.cur.0.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// An HTTP request: `req_tot` and the request rate.
+    /// An HTTP request: `req_tot` and the request rate (one look-up of the thread's shard).
+    #[inline]
     pub fn request(&self) {
-        self.inc(Ctr::Requests);
-        let _ = self.tick(rate::Rate::Requests);
+        let (s, owned) = self.shard();
+        bump(&s.c[Ctr::Requests as usize], 1, owned);
+        let _ = self.tick_in(s, owned, rate::Rate::Requests);
     }
 
     /// Records a queue length (`qmax`).
@@ -241,7 +243,16 @@ impl Counters {
 
     /// Adds the times of one finished transfer (ms) to the averages.
     pub fn times(&self, q: u64, c: u64, r: u64, t: u64) {
+        self.transfer(0, 0, [q, c, r, t]);
+    }
+
+    /// A finished transfer's bytes in and out and its times (ms: queue, connect, response,
+    /// total), with one look-up of this thread's shard (as `add` twice and `times`).
+    #[inline]
+    pub fn transfer(&self, bytes_in: u64, bytes_out: u64, [q, c, r, t]: [u64; 4]) {
         let (s, owned) = self.shard();
+        bump(&s.c[Ctr::BytesIn as usize], bytes_in, owned);
+        bump(&s.c[Ctr::BytesOut as usize], bytes_out, owned);
         bump(&s.c[Ctr::QtimeSum as usize], q, owned);
         bump(&s.c[Ctr::CtimeSum as usize], c, owned);
         bump(&s.c[Ctr::RtimeSum as usize], r, owned);

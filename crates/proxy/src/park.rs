@@ -42,9 +42,9 @@ use tokio::time::Instant;
 /// [`park_at`]).
 pub const PARK_AFTER: Duration = Duration::from_millis(100);
 
-/// When a connection idle since `now` is parked: this thread's wait later (`PARK_AFTER`, or a
-/// few times it while parked connections come back soon: `delay`), rounded up to a multiple
-/// of `PARK_AFTER` since the process's first call. The runtime wakes its driver (a system
+/// When a connection idle since `now` (a `clock::monotonic_ns` reading) is parked: this
+/// thread's wait later (`PARK_AFTER`, or a few times it while parked connections come back
+/// soon: `delay`), rounded up to a multiple of `PARK_AFTER` of the monotonic clock. The runtime wakes its driver (a system
 /// call) whenever a timer is armed earlier than every other: deadlines on a shared grid
 /// almost always meet one already armed, and each worker's tick (`runtime.rs`, every
 /// `PARK_AFTER`) keeps one armed no further away, so a busy connection's idle wait (armed and
@@ -52,18 +52,11 @@ pub const PARK_AFTER: Duration = Duration::from_millis(100);
 /// deadline per wait cost 0.69 `write(2)` per request, the grid alone 0.46.
 ///
 /// In u64 nanoseconds (584 years), not `Instant` and `u128` arithmetic: called per request.
-pub fn park_at(now: Instant) -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+pub fn park_at(now: u64) -> Instant {
     const STEP: u64 = PARK_AFTER.as_nanos() as u64;
-    let epoch = *EPOCH.get_or_init(|| now);
-    let ns = |d: Duration| {
-        d.as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(d.subsec_nanos()))
-    };
     // (the wait is a whole number of steps)
-    let slots = ns(now.saturating_duration_since(epoch)).div_ceil(STEP) + u64::from(delay::steps());
-    epoch + Duration::from_nanos(slots.saturating_mul(STEP))
+    let slots = now.div_ceil(STEP) + u64::from(delay::steps());
+    Instant::from_std(crate::clock::instant_of(slots.saturating_mul(STEP)))
 }
 
 /// An idle connection's state while parked (kept by value in its lot's slots).
@@ -513,12 +506,14 @@ mod grid_tests {
     #[test]
     fn park_deadlines_share_a_grid() {
         let t = Instant::now();
-        let a = park_at(t);
+        let n = crate::clock::ns_of(t.into_std());
+        let ms = |m: u64| n + m * 1_000_000;
+        let a = park_at(n);
         assert!(a >= t + PARK_AFTER && a < t + 2 * PARK_AFTER, "{:?}", a - t);
         // Connections idle a few milliseconds apart mostly share a deadline.
-        let b = park_at(t + Duration::from_millis(3));
-        let c = park_at(t + Duration::from_millis(7));
+        let b = park_at(ms(3));
+        let c = park_at(ms(7));
         assert!(b == a || c == b, "{:?} {:?} {:?}", a - t, b - t, c - t);
-        assert!(park_at(t + PARK_AFTER) > a);
+        assert!(park_at(n + PARK_AFTER.as_nanos() as u64) > a);
     }
 }

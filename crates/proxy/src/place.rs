@@ -16,7 +16,7 @@ use crate::stream::TlsInfo;
 use fulcrum_sample::fetch::Fetch;
 use fulcrum_sample::Value;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A stream's frontend, backend and server, as known now.
@@ -113,6 +113,10 @@ pub struct Located<'a> {
     srv: AtomicUsize,
     bc_src: Mutex<Option<SocketAddr>>,
     bc_tls: Mutex<Option<Arc<TlsInfo>>>,
+    /// Whether `bc_src` or `bc_tls` was ever set: until then, setting them to nothing (a
+    /// server connection without TLS, a source the log does not ask for: most requests)
+    /// takes no lock.
+    bc_set: AtomicBool,
     /// Not the connection's first request (`http_first_req` false), as HAProxy's
     /// `TX_NOT_FIRST`: set for an HTTP/1 connection's later requests, never on HTTP/2.
     not_first: bool,
@@ -127,6 +131,7 @@ impl<'a> Located<'a> {
             srv: AtomicUsize::new(usize::MAX),
             bc_src: Mutex::new(None),
             bc_tls: Mutex::new(None),
+            bc_set: AtomicBool::new(false),
             not_first: false,
         }
     }
@@ -155,12 +160,20 @@ impl Where for Located<'_> {
     }
 
     fn at_source(&self, src: Option<SocketAddr>) {
+        if src.is_none() && !self.bc_set.load(Ordering::Relaxed) {
+            return;
+        }
+        self.bc_set.store(true, Ordering::Relaxed);
         if let Ok(mut g) = self.bc_src.lock() {
             *g = src;
         }
     }
 
     fn at_server_tls(&self, tls: Option<&Arc<TlsInfo>>) {
+        if tls.is_none() && !self.bc_set.load(Ordering::Relaxed) {
+            return;
+        }
+        self.bc_set.store(true, Ordering::Relaxed);
         if let Ok(mut g) = self.bc_tls.lock() {
             *g = tls.cloned();
         }

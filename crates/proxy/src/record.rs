@@ -127,8 +127,6 @@ pub fn http(fe: &Counters, be: Option<&Counters>, srv: Option<&Counters>, d: &Ht
     fe.add(Ctr::BytesOut, d.bytes_out);
     let Some(be) = be else { return };
     let bc = be;
-    bc.add(Ctr::BytesIn, d.bytes_in);
-    bc.add(Ctr::BytesOut, d.bytes_out);
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
@@ -141,12 +139,14 @@ pub fn http(fe: &Counters, be: Option<&Counters>, srv: Option<&Counters>, d: &Ht
         (Cause::Server | Cause::ServerTimeout, Phase::Data) => both(Ctr::SrvAbort),
         _ => {}
     }
-    let Some(s) = srv else { return };
-    bc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
-    let sc = s;
-    sc.add(Ctr::BytesIn, d.bytes_in);
-    sc.add(Ctr::BytesOut, d.bytes_out);
-    sc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
+    let Some(s) = srv else {
+        bc.add(Ctr::BytesIn, d.bytes_in);
+        bc.add(Ctr::BytesOut, d.bytes_out);
+        return;
+    };
+    let times = [ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64];
+    bc.transfer(d.bytes_in, d.bytes_out, times);
+    s.transfer(d.bytes_in, d.bytes_out, times);
 }
 
 /// Counts a finished TCP session's bytes, times and aborts (its sessions were counted when it

@@ -17,32 +17,50 @@ pub(super) enum Rate {
 
 impl Counters {
     /// Counts one event in this second's rate; returns the time (ms since the epoch).
+    #[inline]
     pub(super) fn tick(&self, rate: Rate) -> u64 {
+        let (s, owned) = self.shard();
+        self.tick_in(s, owned, rate)
+    }
+
+    /// [`Self::tick`] in this thread's shard `s` (`owned`: its only writer), already looked up.
+    #[inline]
+    pub(super) fn tick_in(&self, s: &super::shard::Shard, owned: bool, rate: Rate) -> u64 {
         let req = rate == Rate::Requests;
         let ms = now_ms();
         let now = ms / 1000;
-        let (s, owned) = self.shard();
         let f = if req { &s.req } else { &s.sess };
         let sec = f.sec.load(Ordering::Relaxed);
-        if sec != now
-            && f.sec
-                .compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let done = f.cur.swap(0, Ordering::Relaxed);
-            f.prev
-                .store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
-            // The second that just ended, over every thread, for the `*_max` columns.
-            let total = self.second_total(rate, sec);
-            let max = if req {
-                &self.req_rate_max
-            } else {
-                &self.rate_max
-            };
-            max.fetch_max(total, Ordering::Relaxed);
+        if sec != now {
+            self.roll(rate, f, sec, now);
         }
         bump(&f.cur, 1, owned);
         ms
+    }
+
+    /// A shard's first event of second `now` (its last was in `sec`): the counts move to
+    /// the previous second. Once a second per shard: out of [`Self::tick`]'s way (its
+    /// registers and its inlined callers' code).
+    #[cold]
+    #[inline(never)]
+    fn roll(&self, rate: Rate, f: &super::shard::Freq, sec: u64, now: u64) {
+        if f.sec
+            .compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let done = f.cur.swap(0, Ordering::Relaxed);
+        f.prev
+            .store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
+        // The second that just ended, over every thread, for the `*_max` columns.
+        let total = self.second_total(rate, sec);
+        let max = if rate == Rate::Requests {
+            &self.req_rate_max
+        } else {
+            &self.rate_max
+        };
+        max.fetch_max(total, Ordering::Relaxed);
     }
 
     /// Events of second `sec` over every shard (shards not rolled over yet still count it in

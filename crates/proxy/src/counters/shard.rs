@@ -81,15 +81,18 @@ pub(super) fn owned_shards() -> usize {
 pub(super) fn slot() -> (usize, bool) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+        // (the shard and whether it is owned, decided once: no `owned_shards` per event)
+        static SLOT: Cell<(usize, bool)> = const { Cell::new((usize::MAX, false)) };
     }
     SLOT.with(|s| {
-        let mut v = s.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Ordering::Relaxed).min(owned_shards());
-            s.set(v);
+        let got = s.get();
+        if got.0 != usize::MAX {
+            return got;
         }
-        (v, v < owned_shards())
+        let v = NEXT.fetch_add(1, Ordering::Relaxed).min(owned_shards());
+        let got = (v, v < owned_shards());
+        s.set(got);
+        got
     })
 }
 

@@ -155,7 +155,9 @@ impl Attached {
 /// Per-request facts for the log line.
 struct Rec {
     accept: SystemTime,
-    t0: Instant,
+    /// When the request's turn began (`%Ta`, `%Tt` run from it): a `clock::monotonic_ns`
+    /// reading, so the timers cost no `Instant` arithmetic.
+    t0: u64,
     tr: Option<Duration>,
     tw: Option<Duration>,
     tc: Option<Duration>,
@@ -230,8 +232,9 @@ pub struct Session<C> {
     /// `%Th` of the first request: the connection's PROXY header and TLS handshake, from the
     /// accept to the session (the listener's).
     handshake: std::time::Duration,
-    /// A resumed connection (`park`): when its wait for the next request began.
-    wait_from: Option<tokio::time::Instant>,
+    /// When the wait for the next request began (`clock::monotonic_ns`): the end of the
+    /// previous answer, or a resumed connection's (`park`).
+    wait_from: Option<u64>,
     /// Requests served on this connection so far.
     served: u32,
     /// Stick counters this connection and its current request track (none without tables).
@@ -371,6 +374,8 @@ pub fn serve_h2(
 ) -> impl std::future::Future<Output = ()> + Send + use<> {
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
     let mut bufs = bufs::take(0);
+    let started = tokio::time::Instant::from_std(t0);
+    let t0 = crate::clock::ns_of(t0);
     let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut bufs.req);
     let mut s = Session {
         fe,
@@ -380,7 +385,7 @@ pub fn serve_h2(
         bufs,
         attached: None,
         stop,
-        started: tokio::time::Instant::from_std(t0),
+        started,
         // (read by a connection's first request only: a stream's are `Turn::Later`)
         handshake: std::time::Duration::ZERO,
         wait_from: None,
@@ -438,14 +443,12 @@ impl<C: ClientStream> Session<C> {
         loop {
             // A resumed connection (`park`): its wait began before this task, and `%Ti`/`%t`
             // count from there.
-            let now = Instant::now();
-            let back = self.wait_from.map_or(std::time::Duration::ZERO, |w| {
-                now.saturating_duration_since(w.into_std())
-            });
+            let now = crate::clock::monotonic_ns();
+            let back = self.wait_from.map_or(0, |w| now.saturating_sub(w));
             let accept = SystemTime::now()
-                .checked_sub(back)
+                .checked_sub(Duration::from_nanos(back))
                 .unwrap_or_else(SystemTime::now);
-            let t0 = now.checked_sub(back).unwrap_or(now);
+            let t0 = now - back;
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.
@@ -544,7 +547,7 @@ impl<C: ClientStream> Session<C> {
         let rec = Rec {
             accept,
             t0,
-            tr: Some(self.alarm.now().saturating_duration_since(t0)),
+            tr: Some(crate::clock::between(t0, self.alarm.now_ns())),
             tw: None,
             tc: None,
             trs: None,
@@ -590,11 +593,11 @@ impl<C: ClientStream> Session<C> {
     fn finish(&mut self, rec: &Rec, next: Next) {
         // One clock reading for the end of the answer: the request's total time and the
         // start of the keep-alive wait (an HTTP/2 stream's: its connection's for this turn).
-        let end = self.alarm.now();
+        let end = self.alarm.now_ns();
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.
-            self.wait_from = Some(tokio::time::Instant::from_std(end));
+            self.wait_from = Some(end);
         }
         self.served += 1;
         if let Some(t) = &self.track {

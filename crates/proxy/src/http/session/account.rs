@@ -2,16 +2,17 @@
 //! (`logline`, shared with the TCP sessions).
 
 use super::{Rec, Session};
+use crate::clock::between;
 use crate::logline::{Entry, Timers};
 use crate::record::{Answerer, StatusCount};
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// When a request started: its accept date, the instant of its first byte (`%TR` and `%Ta`
-/// run from it), and the waits before it (`%Th`, `%Ti`).
-pub(super) type Start = (SystemTime, Instant, crate::logline::Waits);
+/// run from it; `clock::monotonic_ns`), and the waits before it (`%Th`, `%Ti`).
+pub(super) type Start = (SystemTime, u64, crate::logline::Waits);
 
 impl<C: ClientStream> Session<C> {
     /// The accept date and clock a connection's first request counts from when it ends before
@@ -21,8 +22,8 @@ impl<C: ClientStream> Session<C> {
         &self,
         turn: super::Turn,
         accept: SystemTime,
-        t0: Instant,
-    ) -> (SystemTime, Instant) {
+        t0: u64,
+    ) -> (SystemTime, u64) {
         if turn == super::Turn::First {
             self.first_clock(accept, t0)
         } else {
@@ -30,10 +31,10 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    fn first_clock(&self, accept: SystemTime, t0: Instant) -> (SystemTime, Instant) {
+    fn first_clock(&self, accept: SystemTime, t0: u64) -> (SystemTime, u64) {
         let (at, _, waits) = self.start(true, accept, t0, None);
         let back = waits.idle + waits.handshake;
-        (at, t0.checked_sub(back).unwrap_or(t0))
+        (at, t0.saturating_sub(back.as_nanos() as u64))
     }
 
     /// A request's [`Start`] from when its turn began (`accept`, `t0`) and when its first
@@ -44,24 +45,25 @@ impl<C: ClientStream> Session<C> {
         &self,
         first: bool,
         accept: SystemTime,
-        t0: Instant,
-        arrived: Option<Instant>,
+        t0: u64,
+        arrived: Option<u64>,
     ) -> Start {
         use crate::logline::Waits;
         if first {
-            let idle = t0.saturating_duration_since(self.started.into_std());
+            // (a connection's first request only: the accept's `Instant` read as nanoseconds)
+            let idle = between(crate::clock::ns_of(self.started.into_std()), t0);
             let handshake = self.handshake;
             let at = accept.checked_sub(idle + handshake).unwrap_or(accept);
             (at, t0, Waits { idle, handshake })
         } else {
             let at = arrived.unwrap_or(t0);
-            let idle = at.saturating_duration_since(t0);
+            let idle = between(t0, at);
             (
                 accept,
                 at,
                 Waits {
                     idle,
-                    handshake: std::time::Duration::ZERO,
+                    handshake: Duration::ZERO,
                 },
             )
         }
@@ -83,7 +85,7 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Adds the finished request to its frontend's, backend's and server's counters.
-    pub(super) fn count(&self, r: &Rec, end: Instant) {
+    pub(super) fn count(&self, r: &Rec, end: u64) {
         let done = crate::record::HttpDone {
             status: r.status,
             term: r.term,
@@ -94,7 +96,7 @@ impl<C: ClientStream> Session<C> {
             tw: r.tw,
             tc: r.tc,
             tr: r.trs,
-            tt: end.saturating_duration_since(r.t0),
+            tt: between(r.t0, end),
         };
         crate::record::http(
             &self.fe.counters,
@@ -105,13 +107,7 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Logs a request that ended before it had a head (timeout, bad request).
-    pub(super) fn log_simple(
-        &self,
-        accept: SystemTime,
-        t0: Instant,
-        status: u16,
-        term: Termination,
-    ) {
+    pub(super) fn log_simple(&self, accept: SystemTime, t0: u64, status: u16, term: Termination) {
         let rec = Rec {
             accept,
             t0,
@@ -240,7 +236,7 @@ impl<C: ClientStream> Session<C> {
                 queue: r.tw,
                 connect: r.tc,
                 response: r.trs,
-                total: r.t0.elapsed(),
+                total: between(r.t0, crate::clock::monotonic_ns()),
             },
             status: r.status,
             bytes: asap

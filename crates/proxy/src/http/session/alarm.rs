@@ -60,12 +60,12 @@ impl Alarm {
         }
     }
 
-    /// The time now; an HTTP/2 stream's is its connection's reading for this turn of its
-    /// task (`h2::turn`), shared by the streams that run in it.
-    pub(super) fn now(&self) -> std::time::Instant {
+    /// The time now (`clock::monotonic_ns`); an HTTP/2 stream's is its connection's
+    /// reading for this turn of its task (`h2::turn`), shared by the streams that run in it.
+    pub(super) fn now_ns(&self) -> u64 {
         match self {
-            Alarm::Own(_) => std::time::Instant::now(),
-            Alarm::Conn(list) => list.now(),
+            Alarm::Own(_) => crate::clock::monotonic_ns(),
+            Alarm::Conn(list) => crate::clock::ns_of(list.now()),
         }
     }
 

@@ -39,13 +39,14 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Reads one request head into `self.bufs.req`; returns its length in `cbuf`. `now`: the
-    /// caller's clock reading, just taken (the wait starts from it: no second reading).
-    /// `arrived`: set to when the first byte of the head came, if it was not here already.
+    /// caller's clock reading (`clock::monotonic_ns`), just taken (the wait starts from it:
+    /// no second reading). `arrived`: set to when the first byte of the head came, if it was
+    /// not here already.
     pub(super) async fn read_head(
         &mut self,
         turn: Turn,
-        now: std::time::Instant,
-        arrived: &mut Option<std::time::Instant>,
+        now: u64,
+        arrived: &mut Option<u64>,
     ) -> Result<usize, HeadError> {
         let first = turn == Turn::First;
         let fe = &*self.fe;
@@ -56,12 +57,15 @@ impl<C: ClientStream> Session<C> {
             fe.timeouts.http_keep_alive.or(req_timeout)
         };
         // A resumed connection (`park`) keeps the deadline its wait began with.
+        let from = if first {
+            0
+        } else {
+            self.wait_from.take().unwrap_or(now)
+        };
         let start = if first {
             self.started
         } else {
-            self.wait_from
-                .take()
-                .unwrap_or_else(|| tokio::time::Instant::from_std(now))
+            tokio::time::Instant::from_std(crate::clock::instant_of(from))
         };
         // (read again after a wake with nothing to read)
         let mut now = Some(now);
@@ -85,8 +89,8 @@ impl<C: ClientStream> Session<C> {
                 // Quiet for `PARK_AFTER` between requests: parked without its task (`park`).
                 let park_at = (C::PARK && !first)
                     .then(|| {
-                        let now = now.take().unwrap_or_else(std::time::Instant::now);
-                        crate::park::park_at(tokio::time::Instant::from_std(now))
+                        let now = now.take().unwrap_or_else(crate::clock::monotonic_ns);
+                        crate::park::park_at(now)
                     })
                     .filter(|p| deadline.is_none_or(|d| *p < d));
                 let ready = self.client.ready();
@@ -98,7 +102,7 @@ impl<C: ClientStream> Session<C> {
                     _ = stop, if !first => return Err(HeadError::Idle),
                     _ = self.alarm.until(park_at.or(deadline)) => return Err(if park_at.is_some() {
                         // The resumed session's wait (deadlines, `%Ti`) began here.
-                        self.wait_from = Some(start);
+                        self.wait_from = Some(from);
                         HeadError::Park(deadline)
                     } else if first {
                         HeadError::Timeout(Received::Nothing)
@@ -112,7 +116,7 @@ impl<C: ClientStream> Session<C> {
                     None => {}
                     // A short read: the end-of-request check reads nothing more.
                     Some(Ok(n)) if n > 0 => {
-                        *arrived = Some(std::time::Instant::now());
+                        *arrived = Some(crate::clock::monotonic_ns());
                         drained_if_short(&self.client, &self.bufs.cbuf)
                     }
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -135,7 +139,7 @@ impl<C: ClientStream> Session<C> {
                         Ok(0) | Err(_) if first => return Err(HeadError::Aborted(Received::Nothing)),
                         Ok(0) | Err(_) => return Err(HeadError::Idle),
                         Ok(_) => {
-                            *arrived = Some(std::time::Instant::now());
+                            *arrived = Some(crate::clock::monotonic_ns());
                             continue
                         }
                     },

@@ -49,7 +49,7 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
                 peer: s.peer,
                 local: s.local,
                 stop: s.stop,
-                since: s.wait_from.unwrap_or_else(tokio::time::Instant::now),
+                since: s.wait_from.unwrap_or_else(crate::clock::monotonic_ns),
                 served: s.served,
                 track: s.track,
                 attached: s.attached.map(Box::new),
@@ -73,8 +73,9 @@ pub(super) struct IdleConn<C, K> {
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
-    /// When the wait for the next request began (its deadlines run from here).
-    since: tokio::time::Instant,
+    /// When the wait for the next request began (its deadlines run from here;
+    /// `clock::monotonic_ns`).
+    since: u64,
     served: u32,
     track: Option<Arc<Tracking>>,
     /// A private server connection (`http-reuse never`, NTLM), kept while idle.
@@ -110,7 +111,10 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             i.stop,
             i.track,
             // (its own task: outside the listener's, as a task-local `%Th` was)
-            (i.since, std::time::Duration::ZERO),
+            (
+                tokio::time::Instant::from_std(crate::clock::instant_of(i.since)),
+                std::time::Duration::ZERO,
+            ),
             shell,
         );
         s.attached = i.attached.map(|a| *a);
