@@ -296,8 +296,10 @@ async fn handshake_and_idle_times_match_haproxy() {
     let check = |who: &str, lines: &[(Vec<i64>, String)]| {
         // A client's wait starts when its connect or read returns; the proxy's when it has
         // accepted or answered: on a busy machine that is a few milliseconds later, so the
-        // measured wait may be that much shorter than the client's.
-        let near = |v: i64, want: i64| (want - 25..want + 120).contains(&v);
+        // measured wait may be that much shorter than the client's; and later by as much as
+        // the machine delays the proxy's read of the next request (up to 171 ms seen on a
+        // 2-CPU machine at load 7: Ti=471 for a 300 ms wait).
+        let near = |v: i64, want: i64| (want - 25..want + 250).contains(&v);
         for (i, (v, ci)) in lines.iter().enumerate() {
             let (th, ti, tr, tq, ta, tt, tu) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
             let (want_th, want_ti) = match i {
