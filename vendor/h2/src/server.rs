@@ -425,6 +425,19 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(Request<RecvStream>, SendResponse<B>), crate::Error>>> {
+        self.poll_accept_boxed(cx).map_ok(|(request, body, respond)| {
+            let (head, _) = (*request).into_parts();
+            (Request::from_parts(head, body), respond)
+        })
+    }
+
+    /// [`Connection::poll_accept`] with the request's head left in the box it was decoded
+    /// into and its body beside it (fulcrum patch 15): the head (~220 bytes) is not moved
+    /// out of its box and into a `Request<RecvStream>`, nor through the `Poll` layers.
+    pub fn poll_accept_boxed(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(Box<Request<()>>, RecvStream, SendResponse<B>), crate::Error>>> {
         // Always try to advance the internal state. Getting Pending also is
         // needed to allow this function to return Pending.
         if self.poll_closed(cx)?.is_ready() {
@@ -438,13 +451,10 @@ where
         // `clone_to_opaque`).
         if let Some((request, inner, body, ended)) = self.connection.next_incoming_request() {
             trace!("received incoming");
-            let (head, _) = request.into_parts();
             let body = RecvStream::accepted(FlowControl::new(body), ended);
-
-            let request = Request::from_parts(head, body);
             let respond = SendResponse { inner };
 
-            return Poll::Ready(Some(Ok((request, respond))));
+            return Poll::Ready(Some(Ok((request, body, respond))));
         }
 
         Poll::Pending
@@ -1664,7 +1674,8 @@ impl Peer {
 }
 
 impl proto::Peer for Peer {
-    type Poll = Request<()>;
+    /// Boxed (fulcrum patch 15: `proto::peer::PollMessage::Server`), made in its box.
+    type Poll = Box<Request<()>>;
 
     const NAME: &'static str = "Server";
 
@@ -1687,7 +1698,8 @@ impl proto::Peer for Peer {
 
         // fulcrum patch 11: the request is made first and its parts set in place, not
         // through `request::Builder` (each builder step moved its `Result<Parts>`, ~200 bytes).
-        let mut request = Request::new(());
+        // Patch 15: in its box, where it stays until the stream is accepted.
+        let mut request = Box::new(Request::new(()));
 
         macro_rules! malformed {
             ($($arg:tt)*) => {{
