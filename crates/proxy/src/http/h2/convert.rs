@@ -491,6 +491,23 @@ mod tests {
                 }
             }
         }
+        // A `:path` not starting with `/` (`http` lets `*` and `?x` through): the target runs
+        // it into the authority (`https://t*`), which the full checks compare with `host`.
+        for path in ["*", "?x"] {
+            let uri = http::Uri::builder()
+                .scheme("https")
+                .authority("t")
+                .path_and_query(path)
+                .build()
+                .expect("uri");
+            let p = parts(http::Request::get(uri).body(()).expect("request"));
+            request_message(&p, true, &mut m);
+            assert_eq!(
+                validate::request(&m, false),
+                validate::request_fully_checked(&m, false),
+                "{path}"
+            );
+        }
         // A CONNECT as HTTP/2 sends it (`:authority` only) goes through the full checks.
         let p = parts(
             http::Request::builder()
