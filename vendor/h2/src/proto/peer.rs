@@ -17,11 +17,13 @@ pub(crate) trait Peer {
     //fn is_server() -> bool;
 
     /// Takes what it needs out of `pseudo` and `fields` (fulcrum patch 16: by reference,
-    /// where they lie in the frame's box, not moved out of it).
+    /// where they lie in the frame's box, not moved out of it). `last_authority`: the
+    /// connection's last parsed `:authority` (fulcrum patch 17; a server's only).
     fn convert_poll_message(
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<Self::Poll, Error>;
 
     /*
@@ -68,12 +70,13 @@ impl Dyn {
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<PollMessage, Error> {
         if self.is_server() {
-            crate::server::Peer::convert_poll_message(pseudo, fields, stream_id)
+            crate::server::Peer::convert_poll_message(pseudo, fields, stream_id, last_authority)
                 .map(PollMessage::Server)
         } else {
-            crate::client::Peer::convert_poll_message(pseudo, fields, stream_id)
+            crate::client::Peer::convert_poll_message(pseudo, fields, stream_id, last_authority)
                 .map(PollMessage::Client)
         }
     }

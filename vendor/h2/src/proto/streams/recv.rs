@@ -56,6 +56,10 @@ pub(super) struct Recv {
 
     /// If extended connect protocol is enabled.
     is_extended_connect_protocol_enabled: bool,
+
+    /// fulcrum patch 17: the last `:authority` a server parsed on this connection
+    /// (`server::Peer::convert_poll_message`).
+    last_authority: Option<http::uri::Authority>,
 }
 
 #[derive(Debug)]
@@ -115,6 +119,7 @@ impl Recv {
             buffer: Buffer::new(),
             is_push_enabled: config.local_push_enabled,
             is_extended_connect_protocol_enabled: config.extended_connect_protocol_enabled,
+            last_authority: None,
         }
     }
 
@@ -263,7 +268,7 @@ impl Recv {
         if !pseudo.is_informational() {
             let message = counts
                 .peer()
-                .convert_poll_message(pseudo, fields, stream_id)?;
+                .convert_poll_message(pseudo, fields, stream_id, &mut self.last_authority)?;
 
             // Push the frame onto the stream's recv buffer
             stream
@@ -283,7 +288,7 @@ impl Recv {
             // Convert to response and store it for polling
             let message = counts
                 .peer()
-                .convert_poll_message(pseudo, fields, stream_id)?;
+                .convert_poll_message(pseudo, fields, stream_id, &mut self.last_authority)?;
 
             trace!("Received informational response: stream_id={:?}", stream_id);
 
@@ -874,7 +879,12 @@ impl Recv {
 
         let promised_id = frame.promised_id();
         let (mut pseudo, mut fields) = frame.into_parts();
-        let req = crate::server::Peer::convert_poll_message(&mut pseudo, &mut fields, promised_id)?;
+        let req = crate::server::Peer::convert_poll_message(
+            &mut pseudo,
+            &mut fields,
+            promised_id,
+            &mut None,
+        )?;
 
         if let Err(e) = frame::PushPromise::validate_request(&req) {
             use PushPromiseHeaderError::*;
