@@ -1726,6 +1726,7 @@ impl proto::Peer for Peer {
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        _last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<Self::Poll, Error> {
         let mut b = Response::builder();
 

@@ -425,6 +425,19 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(Request<RecvStream>, SendResponse<B>), crate::Error>>> {
+        self.poll_accept_boxed(cx).map_ok(|(request, body, respond)| {
+            let (head, _) = (*request).into_parts();
+            (Request::from_parts(head, body), respond)
+        })
+    }
+
+    /// [`Connection::poll_accept`] with the request's head left in the box it was decoded
+    /// into and its body beside it (fulcrum patch 15): the head (~220 bytes) is not moved
+    /// out of its box and into a `Request<RecvStream>`, nor through the `Poll` layers.
+    pub fn poll_accept_boxed(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(Box<Request<()>>, RecvStream, SendResponse<B>), crate::Error>>> {
         // Always try to advance the internal state. Getting Pending also is
         // needed to allow this function to return Pending.
         if self.poll_closed(cx)?.is_ready() {
@@ -438,13 +451,10 @@ where
         // `clone_to_opaque`).
         if let Some((request, inner, body, ended)) = self.connection.next_incoming_request() {
             trace!("received incoming");
-            let (head, _) = request.into_parts();
             let body = RecvStream::accepted(FlowControl::new(body), ended);
-
-            let request = Request::from_parts(head, body);
             let respond = SendResponse { inner };
 
-            return Poll::Ready(Some(Ok((request, respond))));
+            return Poll::Ready(Some(Ok((request, body, respond))));
         }
 
         Poll::Pending
@@ -1663,8 +1673,30 @@ impl Peer {
     }
 }
 
+/// The authority parsed from exactly these bytes, if it is the connection's last one
+/// (fulcrum patch 17: a client sends the same `:authority` on every stream, most often, and
+/// parsing it, `Authority::from_shared` checking each byte, cost ~220 instructions per
+/// request; one with the same bytes is a clone of the last, a reference count). Bytes
+/// compared as they are, not with `Authority`'s case-blind `==`: the same bytes parse the
+/// same.
+fn known_authority(
+    last: &Option<http::uri::Authority>,
+    received: &str,
+) -> Option<http::uri::Authority> {
+    last.as_ref().filter(|a| a.as_str() == received).cloned()
+}
+
+/// Keeps a copy of `parsed` as the connection's last authority: in bytes of its own (a
+/// received value may be a slice of a frame, which the connection must not pin).
+fn remember_authority(last: &mut Option<http::uri::Authority>, parsed: &http::uri::Authority) {
+    if let Ok(own) = http::uri::Authority::try_from(parsed.as_str().as_bytes()) {
+        *last = Some(own);
+    }
+}
+
 impl proto::Peer for Peer {
-    type Poll = Request<()>;
+    /// Boxed (fulcrum patch 15: `proto::peer::PollMessage::Server`), made in its box.
+    type Poll = Box<Request<()>>;
 
     const NAME: &'static str = "Server";
 
@@ -1682,12 +1714,14 @@ impl proto::Peer for Peer {
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<Self::Poll, Error> {
         use http::{uri, Version};
 
         // fulcrum patch 11: the request is made first and its parts set in place, not
         // through `request::Builder` (each builder step moved its `Result<Parts>`, ~200 bytes).
-        let mut request = Request::new(());
+        // Patch 15: in its box, where it stays until the stream is accepted.
+        let mut request = Box::new(Request::new(()));
 
         macro_rules! malformed {
             ($($arg:tt)*) => {{
@@ -1728,14 +1762,23 @@ impl proto::Peer for Peer {
         // A request translated from HTTP/1 must not include the :authority
         // header
         if let Some(authority) = pseudo.authority.take() {
-            let maybe_authority = uri::Authority::from_maybe_shared(authority.clone().into_inner());
-            parts.authority = Some(maybe_authority.or_else(|why| {
-                malformed!(
-                    "malformed headers: malformed authority ({:?}): {}",
-                    authority,
-                    why,
-                )
-            })?);
+            // fulcrum patch 17: the same bytes as the connection's last one share its parse.
+            parts.authority = Some(match known_authority(last_authority, authority.as_str()) {
+                Some(known) => known,
+                None => {
+                    let maybe_authority =
+                        uri::Authority::from_maybe_shared(authority.clone().into_inner());
+                    let parsed = maybe_authority.or_else(|why| {
+                        malformed!(
+                            "malformed headers: malformed authority ({:?}): {}",
+                            authority,
+                            why,
+                        )
+                    })?;
+                    remember_authority(last_authority, &parsed);
+                    parsed
+                }
+            });
         }
 
         // A :scheme is required, except CONNECT.

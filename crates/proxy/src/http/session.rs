@@ -362,7 +362,7 @@ impl<C> Session<C> {
 #[inline(always)]
 pub fn serve_h2(
     fe: Arc<Frontend>,
-    stream: http::Request<h2::RecvStream>,
+    stream: (Box<http::Request<()>>, h2::RecvStream),
     respond: h2::server::SendResponse<bytes::Bytes>,
     tls: Option<Arc<crate::stream::TlsInfo>>,
     peer: SocketAddr,

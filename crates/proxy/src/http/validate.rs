@@ -185,6 +185,15 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
         return bad;
     }
     if scanned & AT == 0 && made_from_authority(m) {
+        // What the shortcut relies on (`made_from_authority`): the one `host` is the
+        // target's authority.
+        debug_assert!(
+            {
+                let mut hosts = m.headers(b"host");
+                hosts.next() == Some(authority(target, false)) && hosts.next().is_none()
+            },
+            "an HTTP/2 head's host is its authority"
+        );
         return Ok(());
     }
     head_checks(m, target)
@@ -239,15 +248,20 @@ fn head_checks(m: &Message, target: &[u8]) -> Result<(), Refused> {
 }
 
 /// Whether `m` is an HTTP/2 request head as `http::h2::convert::request_message` makes it
-/// from `:scheme`, `:authority` and `:path` (not CONNECT). When its target also holds no `@`
-/// (the caller's scan: its authority has no user info), the checks after the target's bytes
-/// cannot refuse it, and are skipped. Its one `host` is the authority itself (a `host` field received beside `:authority` is dropped), and
-/// the target is `scheme://authority/path`, whose authority is the same bytes; the h2 crate
-/// refuses a received `transfer-encoding` (a connection-specific field), and the only one
-/// the head gets is the `chunked` it is given for a body of unknown length.
+/// from `:scheme`, `:authority` and a `:path` starting with `/` (not CONNECT). When its
+/// target also holds no `@` (the caller's scan: its authority has no user info), the checks
+/// after the target's bytes cannot refuse it, and are skipped. Its one `host` is the
+/// authority itself (a `host` field received beside `:authority` is dropped), and the target
+/// is `scheme://authority/path`, whose authority is the same bytes (a `:path` such as `*` or
+/// `?x`, which the h2 crate lets through, would run into the authority: `https://t*`); the h2
+/// crate refuses a received `transfer-encoding` (a connection-specific field), and the only
+/// one the head gets is the `chunked` it is given for a body of unknown length.
 fn made_from_authority(m: &Message) -> bool {
     m.version == super::message::Version::Http2
         && m.form == super::message::TargetForm::Absolute
+        && m.target()
+            .get(m.scheme().len() + 3 + m.authority().len())
+            .is_none_or(|&c| c == b'/')
         && !m.method().eq_ignore_ascii_case(b"CONNECT")
 }
 

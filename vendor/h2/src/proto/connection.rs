@@ -685,7 +685,7 @@ where
     /// `next_incoming`).
     pub fn next_incoming_request(
         &mut self,
-    ) -> Option<(http::Request<()>, StreamRef<B>, OpaqueStreamRef, bool)> {
+    ) -> Option<(Box<http::Request<()>>, StreamRef<B>, OpaqueStreamRef, bool)> {
         self.inner.streams.next_incoming_request()
     }
 

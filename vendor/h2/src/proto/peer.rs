@@ -17,11 +17,13 @@ pub(crate) trait Peer {
     //fn is_server() -> bool;
 
     /// Takes what it needs out of `pseudo` and `fields` (fulcrum patch 16: by reference,
-    /// where they lie in the frame's box, not moved out of it).
+    /// where they lie in the frame's box, not moved out of it). `last_authority`: the
+    /// connection's last parsed `:authority` (fulcrum patch 17; a server's only).
     fn convert_poll_message(
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<Self::Poll, Error>;
 
     /*
@@ -44,7 +46,11 @@ pub(crate) enum Dyn {
 #[derive(Debug)]
 pub enum PollMessage {
     Client(Response<()>),
-    Server(Request<()>),
+    /// Boxed (fulcrum patch 15): a `Request<()>` is ~220 bytes, moved (a `memcpy` call each)
+    /// ~15 times between its decoding and `server::Connection::poll_accept_boxed`'s caller
+    /// (the stream's queue, its slab, the accepted tuple, `Poll` wrappers); a box moves as
+    /// a pointer, and the rest of `Event` is small enough to be moved without a call.
+    Server(Box<Request<()>>),
 }
 
 // ===== impl Dyn =====
@@ -64,12 +70,13 @@ impl Dyn {
         pseudo: &mut Pseudo,
         fields: &mut HeaderMap,
         stream_id: StreamId,
+        last_authority: &mut Option<http::uri::Authority>,
     ) -> Result<PollMessage, Error> {
         if self.is_server() {
-            crate::server::Peer::convert_poll_message(pseudo, fields, stream_id)
+            crate::server::Peer::convert_poll_message(pseudo, fields, stream_id, last_authority)
                 .map(PollMessage::Server)
         } else {
-            crate::client::Peer::convert_poll_message(pseudo, fields, stream_id)
+            crate::client::Peer::convert_poll_message(pseudo, fields, stream_id, last_authority)
                 .map(PollMessage::Client)
         }
     }

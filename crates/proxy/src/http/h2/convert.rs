@@ -34,14 +34,24 @@ pub fn request_message(
     end_stream: bool,
     m: &mut Message,
 ) -> (InBody, usize) {
-    let uri = &parts.uri;
+    request_message_of(&parts.method, &parts.uri, &parts.headers, end_stream, m)
+}
+
+/// [`request_message`] from the request's pieces (a head left in its box: `edge::H2Edge::new`).
+pub fn request_message_of(
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    end_stream: bool,
+    m: &mut Message,
+) -> (InBody, usize) {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let authority = uri.authority().map(|a| a.as_str());
     let scheme = uri
         .scheme_str()
         .filter(|_| authority.is_some())
         .unwrap_or("");
-    let method = parts.method.as_str().as_bytes();
+    let method = method.as_str().as_bytes();
     m.clear();
     m.set_request(
         method,
@@ -61,7 +71,7 @@ pub fn request_message(
     }
     let mut has_length = false;
     let mut cookies: Vec<&[u8]> = Vec::new();
-    for (name, value) in &parts.headers {
+    for (name, value) in headers {
         match name.as_str() {
             "host" if authority.is_some() => continue,
             "cookie" => {
@@ -480,6 +490,23 @@ mod tests {
                     );
                 }
             }
+        }
+        // A `:path` not starting with `/` (`http` lets `*` and `?x` through): the target runs
+        // it into the authority (`https://t*`), which the full checks compare with `host`.
+        for path in ["*", "?x"] {
+            let uri = http::Uri::builder()
+                .scheme("https")
+                .authority("t")
+                .path_and_query(path)
+                .build()
+                .expect("uri");
+            let p = parts(http::Request::get(uri).body(()).expect("request"));
+            request_message(&p, true, &mut m);
+            assert_eq!(
+                validate::request(&m, false),
+                validate::request_fully_checked(&m, false),
+                "{path}"
+            );
         }
         // A CONNECT as HTTP/2 sends it (`:authority` only) goes through the full checks.
         let p = parts(

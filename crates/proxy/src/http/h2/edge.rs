@@ -51,21 +51,27 @@ pub struct H2Edge {
 type Carried = Option<convert::Received>;
 
 impl H2Edge {
-    /// The edge of stream `req`, its head handed over into `head` (the neutral head); also
-    /// returns the head's size as HTTP/1 would write it. Inlined into the making of the
-    /// stream's session (`http::session::serve_h2`): the edge is then made in place, not
-    /// returned and copied (512 bytes).
+    /// The edge of stream `req` (its head in the box h2 decoded it into, and its body), its
+    /// head handed over into `head` (the neutral head); also returns the head's size as
+    /// HTTP/1 would write it. Inlined into the making of the stream's session
+    /// (`http::session::serve_h2`): the edge is then made in place, not returned and copied
+    /// (512 bytes).
     #[inline(always)]
     pub fn new(
-        req: http::Request<RecvStream>,
+        (mut req, body): (Box<http::Request<()>>, RecvStream),
         respond: SendResponse<Bytes>,
         tls: Option<Arc<TlsInfo>>,
         head: &mut Message,
     ) -> (H2Edge, usize) {
-        let (parts, body) = req.into_parts();
-        let head_req = parts.method == http::Method::HEAD;
+        let head_req = req.method() == http::Method::HEAD;
         let mut source = DataIn::new(body);
-        let (framing, size) = convert::request_message(&parts, source.ended_with_head(), head);
+        let (framing, size) = convert::request_message_of(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            source.ended_with_head(),
+            head,
+        );
         source.frame(framing);
         let edge = H2Edge {
             source,
@@ -73,9 +79,10 @@ impl H2Edge {
                 respond: Some(respond),
                 head_req,
                 out: DataOut::new(h2::Reason::INTERNAL_ERROR),
+                // Taken out of the head's box (not the whole head moved out of it).
                 carried: Some(convert::Received {
-                    uri: Some(parts.uri),
-                    fields: parts.headers,
+                    uri: Some(std::mem::take(req.uri_mut())),
+                    fields: std::mem::take(req.headers_mut()),
                 }),
             },
             tls,

@@ -240,14 +240,15 @@ async fn serve_io<T>(
                     clock.waited();
                     return std::task::Poll::Pending;
                 }
-                let next = conn.poll_accept(cx);
+                // The request's head stays in its box (vendor/h2 patch 15).
+                let next = conn.poll_accept_boxed(cx);
                 if next.is_pending() {
                     clock.waited();
                     streams_first = !tokio::task::coop::has_budget_remaining();
                 }
                 next
             }) => match next {
-                Some(Ok((req, mut respond))) => {
+                Some(Ok((req, body, mut respond))) => {
                     if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
                         // `tune.http.maxhdr`: HAProxy 2.6 cannot decode such a head and ends
                         // the connection (GOAWAY, COMPRESSION_ERROR)
@@ -263,7 +264,7 @@ async fn serve_io<T>(
                     let accepted = clock.now();
                     streams.push(transaction::serve(
                         fe.clone(),
-                        req,
+                        (req, body),
                         respond,
                         peer,
                         local,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 type Args = (
     Arc<crate::state::Frontend>,
-    http::Request<RecvStream>,
+    (Box<http::Request<()>>, RecvStream),
     SendResponse<Bytes>,
     SocketAddr,
     tokio::sync::watch::Receiver<bool>,

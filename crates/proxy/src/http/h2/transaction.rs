@@ -40,7 +40,7 @@ pub fn refused<B>(req: &http::Request<B>, respond: &mut SendResponse<Bytes>) -> 
 #[inline(always)]
 pub fn serve(
     fe: Arc<Frontend>,
-    req: http::Request<RecvStream>,
+    req: (Box<http::Request<()>>, RecvStream),
     respond: SendResponse<Bytes>,
     peer: SocketAddr,
     local: SocketAddr,

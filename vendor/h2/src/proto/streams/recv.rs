@@ -56,6 +56,10 @@ pub(super) struct Recv {
 
     /// If extended connect protocol is enabled.
     is_extended_connect_protocol_enabled: bool,
+
+    /// fulcrum patch 17: the last `:authority` a server parsed on this connection
+    /// (`server::Peer::convert_poll_message`).
+    last_authority: Option<http::uri::Authority>,
 }
 
 #[derive(Debug)]
@@ -115,6 +119,7 @@ impl Recv {
             buffer: Buffer::new(),
             is_push_enabled: config.local_push_enabled,
             is_extended_connect_protocol_enabled: config.extended_connect_protocol_enabled,
+            last_authority: None,
         }
     }
 
@@ -263,7 +268,7 @@ impl Recv {
         if !pseudo.is_informational() {
             let message = counts
                 .peer()
-                .convert_poll_message(pseudo, fields, stream_id)?;
+                .convert_poll_message(pseudo, fields, stream_id, &mut self.last_authority)?;
 
             // Push the frame onto the stream's recv buffer
             stream
@@ -283,7 +288,7 @@ impl Recv {
             // Convert to response and store it for polling
             let message = counts
                 .peer()
-                .convert_poll_message(pseudo, fields, stream_id)?;
+                .convert_poll_message(pseudo, fields, stream_id, &mut self.last_authority)?;
 
             trace!("Received informational response: stream_id={:?}", stream_id);
 
@@ -304,7 +309,7 @@ impl Recv {
     ///
     /// Panics if `stream.pending_recv` has no `Event::Headers` queued.
     ///
-    pub fn take_request(&mut self, stream: &mut store::Ptr) -> Request<()> {
+    pub fn take_request(&mut self, stream: &mut store::Ptr) -> Box<Request<()>> {
         use super::peer::PollMessage::*;
 
         match stream.pending_recv.pop_front(&mut self.buffer) {
@@ -324,7 +329,7 @@ impl Recv {
         let mut ppp = stream.pending_push_promises.take();
         let pushed = ppp.pop(stream.store_mut()).map(|mut pushed| {
             match pushed.pending_recv.pop_front(&mut self.buffer) {
-                Some(Event::Headers(Server(headers))) => (headers, pushed.key()),
+                Some(Event::Headers(Server(headers))) => (*headers, pushed.key()),
                 // When frames are pushed into the queue, it is verified that
                 // the first frame is a HEADERS frame.
                 _ => panic!("Headers not set on pushed stream"),
@@ -874,7 +879,12 @@ impl Recv {
 
         let promised_id = frame.promised_id();
         let (mut pseudo, mut fields) = frame.into_parts();
-        let req = crate::server::Peer::convert_poll_message(&mut pseudo, &mut fields, promised_id)?;
+        let req = crate::server::Peer::convert_poll_message(
+            &mut pseudo,
+            &mut fields,
+            promised_id,
+            &mut None,
+        )?;
 
         if let Err(e) = frame::PushPromise::validate_request(&req) {
             use PushPromiseHeaderError::*;

@@ -146,7 +146,7 @@ where
     /// received and nothing left queued: no DATA can be received on the stream any more).
     pub fn next_incoming_request(
         &mut self,
-    ) -> Option<(Request<()>, StreamRef<B>, OpaqueStreamRef, bool)> {
+    ) -> Option<(Box<Request<()>>, StreamRef<B>, OpaqueStreamRef, bool)> {
         let mut me = self.inner.lock().unwrap();
         let me = &mut *me;
         let key = me.actions.recv.next_incoming(&mut me.store)?;

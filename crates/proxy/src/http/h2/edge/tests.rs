@@ -28,11 +28,14 @@ async fn stream(
     if let Some(b) = body {
         send.send_data(Bytes::from_static(b), true).expect("data");
     }
-    let (req, respond) = server.accept().await.expect("a stream").expect("valid");
+    let (req, body, respond) = std::future::poll_fn(|cx| server.poll_accept_boxed(cx))
+        .await
+        .expect("a stream")
+        .expect("valid");
     // The connection goes on being driven.
     tokio::spawn(async move { while server.accept().await.is_some() {} });
     let mut head = Message::default();
-    let (edge, size) = H2Edge::new(req, respond, None, &mut head);
+    let (edge, size) = H2Edge::new((req, body), respond, None, &mut head);
     (edge, head, size, resp, client)
 }
 
