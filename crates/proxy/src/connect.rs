@@ -88,6 +88,13 @@ impl ServerConn {
         };
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
+
+    /// Closes an idle connection to a server the way HAProxy does ([`reset_on_close`]).
+    pub fn close_idle(self) {
+        if let ServerConn::Tcp(s) = &self {
+            reset_on_close(s);
+        }
+    }
 }
 
 /// Makes the close of a TCP connection to a server send a reset, not a FIN (SO_LINGER 0), as
@@ -97,15 +104,6 @@ impl ServerConn {
 /// left to deliver (an exchange complete, or one given up): a reset drops unsent bytes.
 pub fn reset_on_close(s: &TcpStream) {
     let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
-}
-
-impl ServerConn {
-    /// Closes an idle connection to a server the way HAProxy does ([`reset_on_close`]).
-    pub fn close_idle(self) {
-        if let ServerConn::Tcp(s) = &self {
-            reset_on_close(s);
-        }
-    }
 }
 
 /// Connects to `target` (`dst`: the client connection's destination, for servers written

@@ -44,11 +44,11 @@ pub const PARK_AFTER: Duration = Duration::from_millis(100);
 
 /// When a connection idle since `now` (a `clock::monotonic_ns` reading) is parked: this
 /// thread's wait later (`PARK_AFTER`, or a few times it while parked connections come back
-/// soon: `delay`), rounded up to a multiple of `PARK_AFTER` of the monotonic clock. The runtime wakes its driver (a system
-/// call) whenever a timer is armed earlier than every other: deadlines on a shared grid
-/// almost always meet one already armed, and each worker's tick (`runtime.rs`, every
-/// `PARK_AFTER`) keeps one armed no further away, so a busy connection's idle wait (armed and
-/// dropped per request) costs no wake. Measured on small keep-alive requests: an exact
+/// soon: `delay`), rounded up to a multiple of `PARK_AFTER` of the monotonic clock. The
+/// runtime wakes its driver (a system call) whenever a timer is armed earlier than every
+/// other: deadlines on a shared grid almost always meet one already armed, and each worker's
+/// tick (`runtime.rs`, every `PARK_AFTER`) keeps one armed no further away, so a busy
+/// connection's idle wait (armed and dropped per request) costs no wake. Measured on small keep-alive requests: an exact
 /// deadline per wait cost 0.69 `write(2)` per request, the grid alone 0.46.
 ///
 /// In u64 nanoseconds (584 years), not `Instant` and `u128` arithmetic: called per request.

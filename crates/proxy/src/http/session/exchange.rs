@@ -314,14 +314,14 @@ impl<C: ClientStream> Session<C> {
         let mut cached_body = Vec::new();
         // (one pass over the fields: the server's keep-alive, the hop-by-hop fields to strip)
         let hops = headers::hops(&self.bufs.res);
-        let server_reuse = x.server == Next::KeepAlive
-            && hops.keep_alive(self.bufs.res.version)
-            && res_framing != Framing::UntilClose;
-        // Read to the server's end (HAProxy then closes with a FIN), or not.
+        // An answer delimited by the server's close: read to its end (neither connection is
+        // kept; HAProxy then closes the server's with a FIN), or not.
         let server_ends = res_framing == Framing::UntilClose;
+        let server_reuse =
+            x.server == Next::KeepAlive && hops.keep_alive(self.bufs.res.version) && !server_ends;
         let client = Next::keep_if(
             x.client == Next::KeepAlive
-                && res_framing != Framing::UntilClose
+                && !server_ends
                 && body_sent == Sent::Done
                 && !self.stopping(),
         );
