@@ -5,8 +5,8 @@
 //! Every worker thread owns its own socket per IP address (SO_REUSEPORT; the kernel spreads
 //! connections). Unix sockets (`/path`, `unix@`, `abns@`) and inherited ones (`fd@N`, systemd
 //! socket activation, see `inherit`) are one socket whose duplicates every worker accepts on.
-//! `maxconn` (global and frontend) is enforced before `accept()`, so excess connections wait
-//! in the kernel backlog.
+//! `maxconn` (global, frontend, bind) is enforced right after `accept()` (see `accepting`): a
+//! worker at the limit stops accepting, so excess connections wait in the kernel backlog.
 
 #[cfg(test)]
 mod accept_tests;
@@ -153,6 +153,26 @@ async fn permit(sem: &Option<Arc<Semaphore>>) -> Option<tokio::sync::OwnedSemaph
         Some(s) => s.clone().acquire_owned().await.ok(),
         None => None,
     }
+}
+
+/// Waits for every limit an accepted connection is held to, in HAProxy's order (the process,
+/// the frontend, the listener); the permits are held for the connection's life.
+async fn admit(
+    global: &Option<Arc<Semaphore>>,
+    fe: &Frontend,
+    limits: &limits::AcceptLimits,
+) -> Permits {
+    let g = permit(global).await;
+    let f = permit(&fe.maxconn).await;
+    if let Some(rate) = &fe.session_rate {
+        crate::rate_limit::wait(rate).await;
+    }
+    let own = if limits.is_empty() {
+        None
+    } else {
+        limits.admit().await
+    };
+    (g, f, own)
 }
 
 /// A worker's share of a listener.
@@ -323,31 +343,6 @@ async fn accepting(
             in_a_row = 0;
             tokio::task::yield_now().await;
         }
-        slot.refresh(&mut seen);
-        let fe = &seen.fe;
-        // maxconn: wait for room before accepting, so excess waits in the backlog.
-        // `biased`: the work first, so a permit or a connection already there is taken
-        // without registering on the `close` signal (a lock taken and given back per poll).
-        let permits = tokio::select! {
-            biased;
-            g = permit(&global) => {
-                let f = tokio::select! {
-                    biased;
-                    f = permit(&fe.maxconn) => f,
-                    _ = close.changed() => return,
-                };
-                (g, f)
-            }
-            _ = close.changed() => return,
-        };
-        // `rate-limit sessions N`: the same, at most N new sessions per second
-        if let Some(rate) = &fe.session_rate {
-            tokio::select! {
-                biased;
-                _ = crate::rate_limit::wait(rate) => {}
-                _ = close.changed() => return,
-            }
-        }
         let accepted = tokio::select! {
             biased;
             r = listener.accept() => r,
@@ -376,19 +371,22 @@ async fn accepting(
                 continue;
             }
         };
-        // the bind's `maxconn` and the process's accept rates (`listener/limits.rs`): waited
-        // for once a connection came (each worker accepts on its own socket: a permit taken
-        // before `accept()` could wait on a socket no client is queued on)
-        let own = if limits.is_empty() {
-            None
-        } else {
-            tokio::select! {
-                biased;
-                p = limits.admit() => p,
-                _ = close.changed() => return,
-            }
+        // The limits, waited for once a connection came: `maxconn` (global, the frontend's,
+        // the bind's) and the accept rates (`rate-limit sessions`, `listener/limits.rs`). Each
+        // worker accepts on a socket of its own: a permit taken before `accept()` waits on a
+        // socket no client may be queued on while clients queued elsewhere wait for it (one
+        // permit stranded per idle worker: `maxconn 1` with 4 workers served one client in
+        // four). A worker holds at most one accepted connection while it waits; nothing is
+        // read from it meanwhile, and the kernel had completed its handshake either way. A
+        // stop (reload) while it waits serves it all the same (over `maxconn` by at most one
+        // per worker while the old process drains): a reload drops no connection.
+        slot.refresh(&mut seen);
+        let waited = tokio::select! {
+            biased;
+            p = admit(&global, &seen.fe, &limits) => Some(p),
+            _ = close.changed() => None,
         };
-        let permits = (permits.0, permits.1, own);
+        let permits = waited.unwrap_or_default();
         // A reload while this waited: the connection is the new generation's.
         slot.refresh(&mut seen);
         let fe = seen.fe.clone();
@@ -488,6 +486,7 @@ async fn accepting(
     }
 }
 
+/// A connection's permits, held for its life: global `maxconn`, the frontend's, the bind's.
 type Permits = (
     Option<tokio::sync::OwnedSemaphorePermit>,
     Option<tokio::sync::OwnedSemaphorePermit>,
