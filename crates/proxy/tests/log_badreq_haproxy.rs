@@ -93,3 +93,22 @@ async fn bad_requests_are_logged_as_haproxy() {
         assert_same(&ours, &theirs);
     }
 }
+
+/// The comparison's one allowance (`closing_still_counted`) is only haproxy's `%ac/%fc` one
+/// more each, the rest of the line equal.
+#[test]
+fn only_a_connection_still_counted_is_allowed() {
+    let ours = "127.0.0.1:PORT [DATE] caps caps/<NOSRV> -1/-1/-1/-1/N 400 0 - - PR-- 1/1/0/0/0 0/0 \"<BADREQ>\"";
+    let allowed = ours.replace(" 1/1/0/0/0 ", " 2/2/0/0/0 ");
+    assert!(closing_still_counted(ours, &allowed));
+    for other in [
+        ours.replace(" 1/1/0/0/0 ", " 3/2/0/0/0 "),
+        ours.replace(" 1/1/0/0/0 ", " 2/1/0/0/0 "),
+        ours.replace(" 1/1/0/0/0 ", " 2/2/1/0/0 "),
+        ours.replace(" 1/1/0/0/0 ", " 0/0/0/0/0 "),
+        allowed.replace("PR--", "CR--"),
+        allowed.replace("400", "408"),
+    ] {
+        assert!(!closing_still_counted(ours, &other), "{other}");
+    }
+}
