@@ -12,4 +12,6 @@ fi
 # The tree stays formatted and clippy-clean (issue 12): checked before any test runs.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo test --workspace "$@"
+# Every test binary runs even after one fails: a run reports all its failures at once (the
+# exit status is still the failure's).
+cargo test --workspace --no-fail-fast "$@"
