@@ -90,8 +90,14 @@ fn curr_conns(sock: &std::path::Path) -> Option<usize> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn both() -> bool {
-    fulcrum_testlab::require::tool("resource_exhaustion", "haproxy", "haproxy")
+/// The proxies each test runs: fulcrum, then haproxy when installed (under
+/// FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails: `require::tool`).
+fn proxies() -> Vec<bool> {
+    let compare = fulcrum_testlab::require::tool("resource_exhaustion", "haproxy", "haproxy");
+    [false, true]
+        .into_iter()
+        .filter(|h| !h || compare)
+        .collect()
 }
 
 fn idle_clients(port: u16, n: usize) -> Vec<TcpStream> {
@@ -102,11 +108,8 @@ fn idle_clients(port: u16, n: usize) -> Vec<TcpStream> {
 
 #[test]
 fn out_of_descriptors_pauses_accepting_and_recovers() {
-    let compare = both();
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    let proxies = proxies();
+    for haproxy in proxies.iter().copied() {
         let scratch = Scratch::new(&format!("emfile-{haproxy}"));
         let port = free_port();
         let cfg = format!(
@@ -172,12 +175,9 @@ fn out_of_descriptors_pauses_accepting_and_recovers() {
 
 #[test]
 fn idle_clients_above_and_below_maxconn() {
-    let compare = both();
+    let proxies = proxies();
     const IDLE: usize = 3_000;
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    for haproxy in proxies.iter().copied() {
         for maxconn in [4_000usize, 1_000] {
             let scratch = Scratch::new(&format!("idle-{haproxy}-{maxconn}"));
             let port = free_port();
@@ -235,11 +235,8 @@ fn idle_clients_above_and_below_maxconn() {
 /// served (CI's failure at stop 40: 999 of `maxconn 1000` held). haproxy serves them all.
 #[test]
 fn frontend_maxconn_is_reached_whichever_worker_the_client_lands_on() {
-    let compare = both();
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    let proxies = proxies();
+    for haproxy in proxies.iter().copied() {
         let scratch = Scratch::new(&format!("maxconn1-{haproxy}"));
         let port = free_port();
         let cfg = format!(
@@ -264,11 +261,8 @@ fn frontend_maxconn_is_reached_whichever_worker_the_client_lands_on() {
 
 #[test]
 fn slowloris_is_cut_at_timeout_http_request() {
-    let compare = both();
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    let proxies = proxies();
+    for haproxy in proxies.iter().copied() {
         let scratch = Scratch::new(&format!("slowloris-{haproxy}"));
         let port = free_port();
         let cfg = format!(
@@ -349,11 +343,8 @@ fn big_server(size: usize) -> (u16, Arc<Mutex<Option<Instant>>>) {
 
 #[test]
 fn a_client_that_never_reads_is_cut_at_timeout_client_with_bounded_memory() {
-    let compare = both();
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    let proxies = proxies();
+    for haproxy in proxies.iter().copied() {
         let scratch = Scratch::new(&format!("noread-{haproxy}"));
         let (sport, failed) = big_server(64 << 20);
         let port = free_port();
@@ -404,7 +395,7 @@ fn a_client_that_never_reads_is_cut_at_timeout_client_with_bounded_memory() {
 
 #[test]
 fn a_server_that_never_answers_is_a_504_at_timeout_server() {
-    let compare = both();
+    let proxies = proxies();
     let hang = TcpListener::bind("127.0.0.1:0").expect("bind");
     let sport = hang.local_addr().expect("addr").port();
     let held = Arc::new(Mutex::new(Vec::new()));
@@ -416,10 +407,7 @@ fn a_server_that_never_answers_is_a_504_at_timeout_server() {
             }
         }
     });
-    for haproxy in [false, true] {
-        if haproxy && !compare {
-            continue;
-        }
+    for haproxy in proxies.iter().copied() {
         let scratch = Scratch::new(&format!("hang-{haproxy}"));
         let port = free_port();
         let cfg = format!(

@@ -167,11 +167,7 @@ async fn admit(
     if let Some(rate) = &fe.session_rate {
         crate::rate_limit::wait(rate).await;
     }
-    let own = if limits.is_empty() {
-        None
-    } else {
-        limits.admit().await
-    };
+    let own = limits.admit().await;
     (g, f, own)
 }
 

@@ -58,11 +58,6 @@ impl AcceptLimits {
         }
     }
 
-    /// Nothing to wait for (the accept loop's usual case).
-    pub fn is_empty(&self) -> bool {
-        self.maxconn.is_none() && self.rates.is_empty()
-    }
-
     /// Waits until the listener may accept one more connection; the permit is held for the
     /// connection's life.
     pub async fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
